@@ -1,0 +1,28 @@
+"""What the govkpi DAGs share: the Assets they hand data through, and task defaults.
+
+Kept light: importing it must stay cheap, because every DAG file imports it
+at parse time.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Asset
+
+# One Asset per department: "new extracts of this department are in raw".
+# The warehouse DAG is scheduled on them instead of sensing ingest tasks.
+RAW_ASSETS: dict[str, Asset] = {
+    "hrss": Asset(name="govkpi_raw_hrss", uri="govkpi://warehouse/raw/hrss", group="govkpi"),
+}
+
+# The published KPI marts, updated by each successful publication.
+PUBLISHED_MARTS = Asset(name="govkpi_marts", uri="govkpi://warehouse/marts", group="govkpi")
+
+DEFAULT_ARGS = {
+    "owner": "govkpi",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=15),
+}

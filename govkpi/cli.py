@@ -1,0 +1,265 @@
+"""`govkpi`: run the pipeline, read the published KPIs, manage the embedded warehouse.
+
+    govkpi run [--extracts DIR]          ingest + build + validate + publish, through Airflow
+    govkpi kpi [--year Y] [--kpi CODE] [--json]
+    govkpi warehouse start|stop|url
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import decimal
+import json
+import logging
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+from govkpi.settings import Settings, load_settings, redact_url
+from ingestion.errors import GovkpiError
+
+log = logging.getLogger("govkpi")
+
+KPI_COLUMNS = (
+    "kpi_code",
+    "period_grain",
+    "period_start_date",
+    "area_level",
+    "area_code",
+    "breakdown_dimension",
+    "breakdown_member",
+    "value",
+    "numerator",
+    "denominator",
+)
+
+
+def _say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+# --------------------------------------------------------------------------
+# govkpi run
+# --------------------------------------------------------------------------
+
+
+def demo_key(settings: Settings) -> str:
+    """A local pseudonymisation key for the demo, created once in the state folder."""
+    path = settings.state_dir / "pseudonym.key"
+    if not path.exists():
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from govkpi import orchestrate
+    from govkpi.warehouse import resolve_url
+
+    settings = load_settings()
+    extracts = (args.extracts or settings.landing_dir).resolve()
+    if not extracts.is_dir():
+        raise GovkpiError(f"extracts folder {extracts} does not exist; pass --extracts DIR with <department>/<period>/ folders")
+    started = time.monotonic()
+    _say(f"govkpi run: extracts from {extracts}")
+    url = resolve_url(settings)
+    _say(f"  warehouse: {redact_url(url) if settings.warehouse_url else 'embedded PostgreSQL, ' + url}")
+    extra = {"GOVKPI_WAREHOUSE_URL": url, "GOVKPI_LANDING_DIR": str(extracts), "GOVKPI_STATE_DIR": str(settings.state_dir)}
+    if not os.environ.get("GOVKPI_PSEUDONYM_KEY"):
+        extra["GOVKPI_PSEUDONYM_KEY"] = demo_key(settings)
+        _say(
+            f"  pseudonymisation key: GOVKPI_PSEUDONYM_KEY is not set, using the demo key in "
+            f"{settings.state_dir / 'pseudonym.key'} (set your own secret key in production)"
+        )
+    env = orchestrate.airflow_env(settings, extra)
+    _say("  preparing Airflow (metadata on SQLite in the state folder)")
+    orchestrate.ensure_metadata_db(settings, env)
+
+    departments = [d for d in orchestrate.INGEST_DAGS if (extracts / d).is_dir()]
+    if not departments:
+        raise GovkpiError(f"no department folders under {extracts} (expected one of: {', '.join(orchestrate.INGEST_DAGS)})")
+    for code in departments:
+        dag_id = orchestrate.INGEST_DAGS[code]
+        _say(f"  running DAG {dag_id} ...")
+        result = orchestrate.dags_test(settings, env, dag_id)
+        if not _report(result):
+            return 1
+    _say(f"  running DAG {orchestrate.WAREHOUSE_DAG} (build audit, validate, publish) ...")
+    result = orchestrate.dags_test(settings, env, orchestrate.WAREHOUSE_DAG)
+    if not _report(result):
+        return 1
+    _print_summary(url)
+    _say(f"\nDone in {time.monotonic() - started:.0f} s. Published schema: marts. Warehouse URL: {url}")
+    _say("Query it: .venv/bin/govkpi kpi --year 2023   |   psql \"$(.venv/bin/govkpi warehouse url)\"")
+    return 0
+
+
+def _report(result) -> bool:
+    if result.ok:
+        _say(f"    {result.dag_id}: success ({result.run_id})")
+        return True
+    _say(f"    {result.dag_id}: {result.state.upper()}; failed tasks: {', '.join(result.failed_tasks) or '-'}")
+    for line in result.errors:
+        _say(f"      {line}")
+    _say(f"    full log: {result.log_file}")
+    _say("    The previously published marts, if any, are unchanged.")
+    return False
+
+
+def _print_summary(url: str) -> None:
+    rows = fetch_kpis(url, year=None, kpi=None, township_year_only=True)
+    if not rows:
+        _say("\nNo published KPI values.")
+        return
+    _say("\nPublished KPIs (township, by year):")
+    name_width = max(len(r["name_en"]) for r in rows)
+    for r in rows:
+        member = f" [{r['breakdown_dimension']}={r['breakdown_member']}]" if r["breakdown_member"] else ""
+        value = _fmt(r["value"])
+        ratio = f"  ({_fmt(r['numerator'])}/{_fmt(r['denominator'])})" if r["denominator"] is not None else ""
+        _say(f"  {r['period_start_date'].year}  {r['name_en']:<{name_width}}  {value:>8} {r['unit']}{member}{ratio}")
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, decimal.Decimal) and value == value.to_integral_value():
+        return str(int(value))
+    return str(value)
+
+
+# --------------------------------------------------------------------------
+# govkpi kpi
+# --------------------------------------------------------------------------
+
+
+def fetch_kpis(url: str, *, year: int | None, kpi: str | None, township_year_only: bool = False) -> list[dict]:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    where = ["true"]
+    params: list[object] = []
+    if year is not None:
+        where.append("v.period_start_date >= make_date(%s, 1, 1) and v.period_start_date < make_date(%s + 1, 1, 1)")
+        params += [year, year]
+    if kpi is not None:
+        where.append("v.kpi_code = %s")
+        params.append(kpi)
+    if township_year_only:
+        where.append("v.period_grain = 'year' and v.area_level = 'township'")
+    query = f"""
+        select {', '.join('v.' + c for c in KPI_COLUMNS)}, k.name_en, k.name_zh, k.unit
+        from marts.fct_kpi_value v
+        join marts.dim_kpi k on k.kpi_code = v.kpi_code
+        where {' and '.join(where)}
+        order by v.kpi_code, v.period_start_date,
+                 case v.period_grain when 'year' then 0 when 'quarter' then 1 else 2 end,
+                 case v.area_level when 'township' then 0 else 1 end, v.area_code,
+                 v.breakdown_dimension nulls first, v.breakdown_member nulls first
+    """
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        exists = conn.execute("select to_regclass('marts.fct_kpi_value') is not null as ok").fetchone()
+        if not exists or not exists["ok"]:
+            raise GovkpiError("nothing is published yet: marts.fct_kpi_value does not exist. Run `govkpi run` first.")
+        return conn.execute(query, params).fetchall()
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def cmd_kpi(args: argparse.Namespace) -> int:
+    from govkpi.warehouse import resolve_url
+
+    settings = load_settings()
+    url = resolve_url(settings)
+    rows = fetch_kpis(url, year=args.year, kpi=args.kpi)
+    if args.json:
+        _say(json.dumps([{c: _json_value(r[c]) for c in KPI_COLUMNS} for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        _say("No published values match.")
+        return 0
+    header = f"{'kpi_code':<28} {'grain':<7} {'period':<10} {'area':<10} {'breakdown':<22} {'value':>10} {'num':>8} {'den':>8}"
+    _say(header)
+    _say("-" * len(header))
+    for r in rows:
+        breakdown = f"{r['breakdown_dimension']}={r['breakdown_member']}" if r["breakdown_member"] else ""
+        _say(
+            f"{r['kpi_code']:<28} {r['period_grain']:<7} {r['period_start_date'].isoformat():<10} {r['area_code']:<10} "
+            f"{breakdown:<22} {_fmt(r['value']):>10} {_fmt(r['numerator']):>8} {_fmt(r['denominator']):>8}"
+        )
+    return 0
+
+
+# --------------------------------------------------------------------------
+# govkpi warehouse
+# --------------------------------------------------------------------------
+
+
+def cmd_warehouse(args: argparse.Namespace) -> int:
+    from govkpi import warehouse
+
+    settings = load_settings()
+    if settings.warehouse_url:
+        if args.action == "url":
+            _say(settings.warehouse_url)
+            return 0
+        raise GovkpiError(
+            f"GOVKPI_WAREHOUSE_URL is set ({redact_url(settings.warehouse_url)}): that server is managed elsewhere; "
+            "`govkpi warehouse start|stop` manage only the embedded one"
+        )
+    if args.action == "start":
+        url = warehouse.start_embedded(settings)
+        _say(url)
+    elif args.action == "stop":
+        was = warehouse.stop_embedded(settings)
+        _say("embedded warehouse stopped" if was else "embedded warehouse was not running")
+    else:
+        if not warehouse.embedded_running(settings):
+            raise GovkpiError("the embedded warehouse is not running; start it with `govkpi warehouse start`")
+        _say(warehouse.start_embedded(settings))
+    return 0
+
+
+# --------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="govkpi", description="Township governance KPI warehouse.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the whole pipeline through Airflow on a folder of extracts")
+    run.add_argument("--extracts", type=Path, help="landing folder with <department>/<period>/ (default: the bundled samples)")
+    run.set_defaults(func=cmd_run)
+    kpi = sub.add_parser("kpi", help="print published KPI values")
+    kpi.add_argument("--year", type=int)
+    kpi.add_argument("--kpi", help="one KPI code, e.g. hrss_trainees")
+    kpi.add_argument("--json", action="store_true", help="a JSON array of fct_kpi_value rows")
+    kpi.set_defaults(func=cmd_kpi)
+    wh = sub.add_parser("warehouse", help="manage the embedded warehouse")
+    wh.add_argument("action", choices=["start", "stop", "url"])
+    wh.set_defaults(func=cmd_warehouse)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except GovkpiError as exc:
+        print(f"govkpi: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The pipeline's steps as plain functions: what each Airflow task calls.
+
+Each step reads the settings, connects, does one thing and returns a small,
+personal-data-free result (it ends up in XCom). Keeping them here, outside
+the DAG files, lets the DAGs stay thin and each step run from the command
+line too.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import psycopg
+
+from govkpi.publish import Publication
+from govkpi.publish import publish as publish_candidate
+from govkpi.settings import load_settings
+from govkpi.transform import DbtResult
+from govkpi.transform import build_audit as dbt_build_audit
+from ingestion.errors import GovkpiError
+from ingestion.loader import BatchOutcome, DeliveredFile, discover, load_batch
+from ingestion.pii import Pseudonymiser
+from ingestion.specs import department
+
+log = logging.getLogger(__name__)
+
+
+class GateFailed(GovkpiError):
+    """The Great Expectations gate failed; the candidate is not published."""
+
+
+def load_department(code: str, paths: list[str] | None = None, *, dag_id: str | None = None, run_id: str | None = None) -> BatchOutcome:
+    """Load a department's new files (all found in the landing folder, or `paths`)."""
+    settings = load_settings()
+    dept = department(code)
+    found = discover(settings.landing_dir, dept)
+    if paths is not None:
+        wanted = {str(Path(p)) for p in paths}
+        found = [f for f in found if str(f.path) in wanted]
+    pseudonymiser = Pseudonymiser(settings.pseudonym_key())
+    with psycopg.connect(settings.require_warehouse_url(), autocommit=True) as conn:
+        outcome = load_batch(conn, dept, found, pseudonymiser, airflow_dag_id=dag_id, airflow_run_id=run_id)
+    log.info("%s", outcome.summary())
+    return outcome
+
+
+def build_audit() -> DbtResult:
+    settings = load_settings()
+    return dbt_build_audit(settings, settings.require_warehouse_url())
+
+
+def validate_audit(run_label: str = "") -> int:
+    """Run the GX gate on the audit build; return the passing validation run's id."""
+    from expectations.gate import run_gate
+
+    settings = load_settings()
+    result = run_gate(
+        settings.require_warehouse_url(),
+        run_label=run_label,
+        results_dir=settings.state_dir / "validations",
+    )
+    if not result.success:
+        lines = [f"{f.suite} / {f.check} on {f.relation}: {f.message}" for f in result.failures]
+        raise GateFailed(
+            f"validation run {result.validation_run_id} failed {len(result.failures)} of {result.checks_run} checks; "
+            "nothing published, the previous publication stays:\n" + "\n".join(f"  - {line}" for line in lines)
+        )
+    log.info("validation run %s passed %s checks", result.validation_run_id, result.checks_run)
+    return result.validation_run_id
+
+
+def publish(*, validation_run_id: int, dbt_invocation_id: str | None = None, dag_id: str | None = None, run_id: str | None = None) -> Publication:
+    settings = load_settings()
+    with psycopg.connect(settings.require_warehouse_url(), autocommit=True) as conn:
+        return publish_candidate(
+            conn,
+            validation_run_id=validation_run_id,
+            dbt_invocation_id=dbt_invocation_id,
+            airflow_dag_id=dag_id,
+            airflow_run_id=run_id,
+        )
+
+
+__all__ = ["DeliveredFile", "GateFailed", "build_audit", "load_department", "publish", "validate_audit"]

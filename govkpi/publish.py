@@ -1,0 +1,131 @@
+"""Promote a validated audit build to the published schema, atomically.
+
+dbt builds the marts into `marts_audit`; dbt tests and the Great
+Expectations gate check that build; only then does `publish` swap it in as
+`marts` in one transaction, with the grants BI needs and the publication's
+log row. Readers see either the old publication or the new one, never a mix,
+and a failed gate never reaches this step, so the previous publication stays.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from govkpi import __version__
+from govkpi.warehouse import BI_ROLE, ensure_roles
+from ingestion.errors import GovkpiError
+
+log = logging.getLogger(__name__)
+
+CANDIDATE_SCHEMA = "marts_audit"
+PUBLISHED_SCHEMA = "marts"
+_RETIRED_SCHEMA = "marts_retired"
+
+PUBLICATION_DDL = """
+create schema if not exists audit;
+create table if not exists audit.publication (
+    publication_id bigint generated always as identity primary key,
+    published_at timestamptz not null default now(),
+    published_by text not null default current_user,
+    project_version text not null,
+    airflow_dag_id text,
+    airflow_run_id text,
+    dbt_invocation_id text,
+    validation_run_id bigint,
+    batch_ids bigint[] not null,
+    file_ids bigint[] not null,
+    table_names text[] not null
+);
+"""
+
+
+class PublishRefused(GovkpiError):
+    """The candidate cannot be published (missing, or not validated)."""
+
+
+@dataclass(frozen=True)
+class Publication:
+    publication_id: int
+    tables: list[str]
+    file_ids: list[int]
+
+
+def ensure_publication_log(conn: psycopg.Connection) -> None:
+    conn.execute(PUBLICATION_DDL)
+
+
+def publish(
+    conn: psycopg.Connection,
+    *,
+    validation_run_id: int,
+    dbt_invocation_id: str | None = None,
+    airflow_dag_id: str | None = None,
+    airflow_run_id: str | None = None,
+    candidate: str = CANDIDATE_SCHEMA,
+    published: str = PUBLISHED_SCHEMA,
+) -> Publication:
+    """Swap `candidate` in as `published` and log the publication, in one transaction."""
+    ensure_roles(conn)
+    ensure_publication_log(conn)
+    with conn.transaction():
+        # One publisher at a time; a second waits and then publishes its own build.
+        conn.execute("select pg_advisory_xact_lock(hashtext('govkpi.publish'))")
+        passed = conn.execute(
+            "select success, candidate_schema from audit.validation_run where validation_run_id = %s",
+            (validation_run_id,),
+        ).fetchone()
+        if passed is None or not passed[0] or passed[1] != candidate:
+            raise PublishRefused(
+                f"validation run {validation_run_id} did not pass for schema {candidate}; "
+                "nothing was published and the previous publication stays in place"
+            )
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "select table_name from information_schema.tables where table_schema = %s order by table_name",
+                (candidate,),
+            ).fetchall()
+        ]
+        if not tables:
+            raise PublishRefused(f"schema {candidate} has no tables; run the warehouse build first")
+        file_rows = conn.execute(
+            "select file_id, batch_id from audit.load_manifest "
+            "where status = 'loaded' and superseded_by_file_id is null order by file_id"
+        ).fetchall()
+        cand = sql.Identifier(candidate)
+        pub = sql.Identifier(published)
+        retired = sql.Identifier(_RETIRED_SCHEMA)
+        conn.execute(sql.SQL("drop schema if exists {} cascade").format(retired))
+        has_published = conn.execute(
+            "select 1 from pg_namespace where nspname = %s", (published,)
+        ).fetchone()
+        if has_published:
+            conn.execute(sql.SQL("alter schema {} rename to {}").format(pub, retired))
+        conn.execute(sql.SQL("alter schema {} rename to {}").format(cand, pub))
+        if has_published:
+            conn.execute(sql.SQL("drop schema {} cascade").format(retired))
+        bi = sql.Identifier(BI_ROLE)
+        conn.execute(sql.SQL("grant usage on schema {} to {}").format(pub, bi))
+        conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(pub, bi))
+        row = conn.execute(
+            "insert into audit.publication (project_version, airflow_dag_id, airflow_run_id, dbt_invocation_id, "
+            "validation_run_id, batch_ids, file_ids, table_names) values (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "returning publication_id",
+            (
+                __version__,
+                airflow_dag_id,
+                airflow_run_id,
+                dbt_invocation_id,
+                validation_run_id,
+                sorted({int(b) for _, b in file_rows}),
+                [int(f) for f, _ in file_rows],
+                tables,
+            ),
+        ).fetchone()
+        assert row is not None
+    log.info("published %d tables as %s (publication %s)", len(tables), published, row[0])
+    return Publication(int(row[0]), tables, [int(f) for f, _ in file_rows])

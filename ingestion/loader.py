@@ -1,0 +1,462 @@
+"""Load a department's delivered files into `raw` with `COPY`, recording everything.
+
+A *batch* is one delivery of a department: the new files found in its
+landing folders. It is loaded in one transaction: either every file in it is
+loaded (rows that fail validation go to `audit.quarantine`, valid rows are
+kept) or, if any file must be refused as a whole (a missing column, far too
+many bad rows, two files for one extract and period), nothing of the batch
+is loaded and the refusal is recorded. So nothing half-loaded is ever seen
+by the warehouse build.
+
+Files are recognised by content: bytes already in the manifest are not
+loaded again. A new file for an extract and period that already has one
+supersedes it (a department's correction); the old file stays listed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from ingestion.ddl import RAW_SCHEMA, ensure_schema
+from ingestion.errors import ExtractError, GovkpiError
+from ingestion.parsers import parse_chunk
+from ingestion.pii import Pseudonymiser
+from ingestion.readers import ROW_NUMBER, open_extract
+from ingestion.spec import Department, ExtractSpec
+
+log = logging.getLogger(__name__)
+
+_PERIOD = re.compile(r"^\d{4}(?:-(?:0[1-9]|1[0-2]))?$")
+REPORTED_REJECTS = 20
+
+
+class BatchRefused(GovkpiError):
+    """A delivery was refused as a whole; nothing of it was loaded."""
+
+    def __init__(self, batch_id: int, error: ExtractError) -> None:
+        self.batch_id = batch_id
+        self.error = error
+        super().__init__(f"batch {batch_id} refused, nothing loaded: {error}")
+
+
+@dataclass(frozen=True)
+class DeliveredFile:
+    """A file found in the landing folder, with its department, period and extract."""
+
+    path: Path
+    department: str
+    period: str
+    spec: ExtractSpec
+
+
+@dataclass
+class FileOutcome:
+    file_name: str
+    extract: str
+    period: str
+    status: str  # 'loaded' | 'already_loaded' | 'previously_refused'
+    file_id: int | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    message: str = ""
+
+
+@dataclass
+class BatchOutcome:
+    department: str
+    batch_id: int | None
+    status: str  # 'loaded' | 'nothing_new'
+    files: list[FileOutcome] = field(default_factory=list)
+    rejects: list[str] = field(default_factory=list)  # the first quarantined problems, readable
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(f.rows_rejected for f in self.files)
+
+    def summary(self) -> str:
+        lines = [f"{self.department}: batch {self.batch_id or '-'} {self.status}"]
+        for f in self.files:
+            lines.append(
+                f"  {f.file_name} [{f.extract} {f.period}] {f.status}: read {f.rows_read}, "
+                f"loaded {f.rows_loaded}, rejected {f.rows_rejected}{' - ' + f.message if f.message else ''}"
+            )
+        if self.rejects:
+            lines.append(f"  quarantined (first {len(self.rejects)}):")
+            lines.extend(f"    {r}" for r in self.rejects)
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# Discovery
+# --------------------------------------------------------------------------
+
+
+def discover(landing_dir: Path, department: Department, periods: Iterable[str] | None = None) -> list[DeliveredFile]:
+    """Files for a department under `<landing>/<department>/<period>/`.
+
+    A file no spec recognises is an error, not something to skip quietly:
+    it is probably an extract under a new name.
+    """
+    root = landing_dir / department.code
+    if not root.is_dir():
+        raise ExtractError(
+            f"no folder for department {department.code!r}",
+            file=str(root),
+            action=f"Put the extracts under {root}/<period>/ (period as 2023 or 2023-03)",
+        )
+    wanted = set(periods) if periods is not None else None
+    found: list[DeliveredFile] = []
+    for period_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        period = period_dir.name
+        if not _PERIOD.match(period):
+            raise ExtractError(
+                f"folder name {period!r} is not a period",
+                file=str(period_dir),
+                action="Name period folders 2023 (a year) or 2023-03 (a month)",
+            )
+        if wanted is not None and period not in wanted:
+            continue
+        for path in sorted(p for p in period_dir.iterdir() if p.is_file()):
+            if path.name.startswith(".") or path.name.lower() in ("readme.md", "readme.txt"):
+                continue
+            spec = department.spec_for(path.name)
+            if spec is None:
+                patterns = "; ".join(f"{s.name}: {', '.join(s.file_patterns)}" for s in department.extracts)
+                raise ExtractError(
+                    "no extract spec recognises this file name",
+                    file=str(path),
+                    action=f"Rename it to match one of ({patterns}) or add a spec for it",
+                )
+            found.append(DeliveredFile(path, department.code, period, spec))
+    return found
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+# --------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class _FileLoad:
+    delivered: DeliveredFile
+    sha256: str
+    size: int
+    file_id: int | None = None
+    encoding: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rejects: list[pd.DataFrame] = field(default_factory=list)
+
+    @property
+    def rows_rejected(self) -> int:
+        return self.rows_read - self.rows_loaded
+
+
+def load_batch(
+    conn: psycopg.Connection,
+    department: Department,
+    files: Sequence[DeliveredFile],
+    pseudonymiser: Pseudonymiser,
+    *,
+    airflow_dag_id: str | None = None,
+    airflow_run_id: str | None = None,
+) -> BatchOutcome:
+    """Load the new files among `files` as one batch (see the module docstring)."""
+    ensure_schema(conn, department.extracts)
+    outcome = BatchOutcome(department.code, None, "nothing_new")
+    pending: list[_FileLoad] = []
+    for delivered in files:
+        sha, size = file_sha256(delivered.path)
+        previous = conn.execute(
+            "select file_id, file_name, status, loaded_at, message from audit.load_manifest "
+            "where extract_name = %s and sha256 = %s",
+            (delivered.spec.name, sha),
+        ).fetchone()
+        if previous is not None:
+            file_id, name, status, loaded_at, message = previous
+            if status == "loaded":
+                note = f"identical to file {file_id} ({name}) loaded {loaded_at:%Y-%m-%d %H:%M}; not loaded again"
+                outcome.files.append(FileOutcome(delivered.path.name, delivered.spec.name, delivered.period, "already_loaded", file_id, message=note))
+                log.info("%s: %s", delivered.path.name, note)
+            else:
+                note = f"identical to file {file_id} ({name}) refused {loaded_at:%Y-%m-%d %H:%M} ({message}); send a corrected file"
+                outcome.files.append(FileOutcome(delivered.path.name, delivered.spec.name, delivered.period, "previously_refused", file_id, message=note))
+                log.warning("%s: %s", delivered.path.name, note)
+            continue
+        pending.append(_FileLoad(delivered, sha, size))
+    if not pending:
+        return outcome
+
+    periods = sorted({p.delivered.period for p in pending})
+    batch_id: int | None = None
+    try:
+        _refuse_two_files_for_one_slot(pending)
+        with conn.transaction():
+            batch_id = _insert_batch(conn, department.code, periods, "running", airflow_dag_id, airflow_run_id)
+            for load in pending:
+                _load_file(conn, batch_id, load, pseudonymiser)
+            conn.execute(
+                "update audit.load_batch set status = 'loaded', finished_at = now() where batch_id = %s",
+                (batch_id,),
+            )
+    except ExtractError as error:
+        refused_id = _record_refusal(conn, department.code, periods, pending, error, airflow_dag_id, airflow_run_id)
+        raise BatchRefused(refused_id, error) from None
+
+    outcome.batch_id = batch_id
+    outcome.status = "loaded"
+    for load in pending:
+        outcome.files.append(
+            FileOutcome(
+                load.delivered.path.name,
+                load.delivered.spec.name,
+                load.delivered.period,
+                "loaded",
+                load.file_id,
+                load.rows_read,
+                load.rows_loaded,
+                load.rows_rejected,
+            )
+        )
+    outcome.rejects = _first_rejects(conn, batch_id)
+    for line in outcome.rejects:
+        log.warning("quarantined: %s", line)
+    return outcome
+
+
+def _refuse_two_files_for_one_slot(pending: list[_FileLoad]) -> None:
+    seen: dict[tuple[str, str], Path] = {}
+    for load in pending:
+        slot = (load.delivered.spec.name, load.delivered.period)
+        if slot in seen:
+            raise ExtractError(
+                f"two new files for extract {slot[0]} and period {slot[1]} in one delivery "
+                f"({seen[slot].name} and {load.delivered.path.name})",
+                file=str(load.delivered.path),
+                action="Keep only the file that is meant to count and run again",
+            )
+        seen[slot] = load.delivered.path
+
+
+def _insert_batch(
+    conn: psycopg.Connection, department: str, periods: list[str], status: str, dag_id: str | None, run_id: str | None, message: str | None = None
+) -> int:
+    row = conn.execute(
+        "insert into audit.load_batch (department, period, status, airflow_dag_id, airflow_run_id, message, finished_at) "
+        "values (%s, %s, %s, %s, %s, %s, case when %s = 'running' then null else now() end) returning batch_id",
+        (department, ",".join(periods), status, dag_id, run_id, message, status),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _insert_manifest(conn: psycopg.Connection, batch_id: int, load: _FileLoad, status: str, message: str | None = None) -> int:
+    d = load.delivered
+    received = dt.datetime.fromtimestamp(d.path.stat().st_mtime, tz=dt.timezone.utc)
+    row = conn.execute(
+        "insert into audit.load_manifest (batch_id, department, extract_name, period, file_name, file_path, sha256, "
+        "size_bytes, encoding, received_at, rows_read, rows_loaded, rows_rejected, status, message) "
+        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning file_id",
+        (
+            batch_id,
+            d.department,
+            d.spec.name,
+            d.period,
+            d.path.name,
+            str(d.path),
+            load.sha256,
+            load.size,
+            load.encoding,
+            received,
+            load.rows_read,
+            load.rows_loaded,
+            load.rows_rejected,
+            status,
+            message,
+        ),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _load_file(conn: psycopg.Connection, batch_id: int, load: _FileLoad, pseudonymiser: Pseudonymiser) -> None:
+    spec = load.delivered.spec
+    path = load.delivered.path
+    opened = open_extract(spec, path)
+    load.encoding = opened.encoding
+    load.file_id = _insert_manifest(conn, batch_id, load, "loaded")
+    columns = [name for name, _ in spec.warehouse_columns()]
+    copy_sql = sql.SQL("copy {}.{} ({}) from stdin with (format csv)").format(
+        sql.Identifier(RAW_SCHEMA),
+        sql.Identifier(spec.table),
+        sql.SQL(", ").join(sql.Identifier(c) for c in [*columns, "_batch_id", "_file_id", "_row_number"]),
+    )
+    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+        for chunk in opened.chunks:
+            parsed = parse_chunk(spec, chunk, opened.header.headers, pseudonymiser)
+            load.rows_read += len(chunk)
+            load.rows_loaded += len(parsed.valid)
+            if len(parsed.rejects):
+                load.rejects.append(parsed.rejects)
+            if len(parsed.valid):
+                frame = parsed.valid[columns].copy()
+                frame["_batch_id"] = batch_id
+                frame["_file_id"] = load.file_id
+                frame["_row_number"] = parsed.valid[ROW_NUMBER]
+                buffer = io.StringIO()
+                frame.to_csv(buffer, header=False, index=False)
+                copy.write(buffer.getvalue())
+    _write_rejects(conn, batch_id, load)
+    duplicates = _quarantine_duplicate_keys(conn, batch_id, load)
+    load.rows_loaded -= duplicates
+    _check_rejected_share(load)
+    conn.execute(
+        "update audit.load_manifest set encoding = %s, rows_read = %s, rows_loaded = %s, rows_rejected = %s "
+        "where file_id = %s",
+        (load.encoding, load.rows_read, load.rows_loaded, load.rows_rejected, load.file_id),
+    )
+    conn.execute(
+        "update audit.load_manifest set superseded_by_file_id = %s "
+        "where extract_name = %s and period = %s and file_id <> %s and status = 'loaded' "
+        "and superseded_by_file_id is null",
+        (load.file_id, spec.name, load.delivered.period, load.file_id),
+    )
+    log.info(
+        "%s: %s rows read, %s loaded into raw.%s, %s rejected",
+        path.name,
+        load.rows_read,
+        load.rows_loaded,
+        spec.table,
+        load.rows_rejected,
+    )
+
+
+def _write_rejects(conn: psycopg.Connection, batch_id: int, load: _FileLoad) -> None:
+    if not load.rejects:
+        return
+    frame = pd.concat(load.rejects, ignore_index=True)
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into audit.quarantine (batch_id, file_id, file_name, row_number, column_name, reason, raw_record) "
+            "values (%s, %s, %s, %s, %s, %s, %s)",
+            [
+                (batch_id, load.file_id, load.delivered.path.name, int(r.row_number), r.column, r.reason, json.dumps(r.raw_record, ensure_ascii=False))
+                for r in frame.itertuples(index=False)
+            ],
+        )
+
+
+def _quarantine_duplicate_keys(conn: psycopg.Connection, batch_id: int, load: _FileLoad) -> int:
+    """Move every repeat of a key within the file to quarantine, keeping its first row."""
+    spec = load.delivered.spec
+    table = sql.SQL("{}.{}").format(sql.Identifier(RAW_SCHEMA), sql.Identifier(spec.table))
+    key = sql.SQL(", ").join(sql.Identifier(k) for k in spec.key)
+    headers = ", ".join(spec.column(k).aliases[0] for k in spec.key)
+    query = sql.SQL(
+        """
+        with ranked as (
+            select ctid as row_ctid, _row_number,
+                   first_value(_row_number) over w as first_row,
+                   row_number() over w as occurrence
+            from {table}
+            where _file_id = %(file_id)s
+            window w as (partition by {key} order by _row_number)
+        ),
+        removed as (
+            delete from {table} t
+            using ranked
+            where t.ctid = ranked.row_ctid and ranked.occurrence > 1
+            returning t.*, ranked.first_row
+        )
+        insert into audit.quarantine (batch_id, file_id, file_name, row_number, column_name, reason, raw_record)
+        select %(batch_id)s, %(file_id)s, %(file_name)s, removed._row_number, %(headers)s,
+               'same key (' || %(headers)s || ') as row ' || removed.first_row || '; the first row was kept',
+               to_jsonb(removed) - '_batch_id' - '_file_id' - 'first_row'
+        from removed
+        """
+    ).format(table=table, key=key)
+    with conn.cursor() as cur:
+        cur.execute(query, {"file_id": load.file_id, "batch_id": batch_id, "file_name": load.delivered.path.name, "headers": headers})
+        return cur.rowcount
+
+
+def _check_rejected_share(load: _FileLoad) -> None:
+    spec = load.delivered.spec
+    if load.rows_read == 0:
+        raise ExtractError(
+            "the file has a header but no data rows",
+            file=load.delivered.path.name,
+            action="Check the export; send the file again with its rows",
+        )
+    share = load.rows_rejected / load.rows_read
+    if share > spec.max_rejected_fraction:
+        raise ExtractError(
+            f"{load.rows_rejected} of {load.rows_read} rows failed validation "
+            f"(more than {spec.max_rejected_fraction:.0%}); this looks like a broken export, not a few typos",
+            file=load.delivered.path.name,
+            action="See audit.quarantine for each row and column; fix the export and send it again",
+        )
+
+
+def _record_refusal(
+    conn: psycopg.Connection,
+    department: str,
+    periods: list[str],
+    pending: list[_FileLoad],
+    error: ExtractError,
+    dag_id: str | None,
+    run_id: str | None,
+) -> int:
+    """Record a refused batch, the refused file and why, in a transaction of its own."""
+    culprit = next((p for p in pending if p.delivered.path.name == Path(error.file).name), pending[0])
+    with conn.transaction():
+        batch_id = _insert_batch(conn, department, periods, "refused", dag_id, run_id, str(error))
+        culprit.rows_loaded = 0
+        file_id = _insert_manifest(conn, batch_id, culprit, "refused", str(error))
+        culprit.file_id = file_id
+        if culprit.rejects:
+            _write_rejects(conn, batch_id, culprit)
+        else:
+            conn.execute(
+                "insert into audit.quarantine (batch_id, file_id, file_name, row_number, column_name, reason) "
+                "values (%s, %s, %s, %s, %s, %s)",
+                (batch_id, file_id, culprit.delivered.path.name, error.row, error.column, f"{error.problem}. {error.action}"),
+            )
+    log.error("batch refused, nothing loaded: %s", error)
+    return batch_id
+
+
+def _first_rejects(conn: psycopg.Connection, batch_id: int) -> list[str]:
+    rows = conn.execute(
+        "select file_name, row_number, column_name, reason from audit.quarantine where batch_id = %s "
+        "order by file_name, row_number, column_name limit %s",
+        (batch_id, REPORTED_REJECTS),
+    ).fetchall()
+    return [f"file {f}, row {r}, column {c!r}: {reason}" for f, r, c, reason in rows]

@@ -1,0 +1,255 @@
+"""Turn a chunk of text cells into typed values, rejecting cells that do not parse.
+
+Everything here is vectorised over a pandas chunk: a million-row extract is
+parsed in seconds, not minutes. Each parser returns the typed values and,
+per row, the reason the cell was rejected (or None).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
+
+from ingestion.pii import Pseudonymiser
+from ingestion.readers import REPLACEMENT, ROW_NUMBER
+from ingestion.spec import Column, ColumnType, ExtractSpec
+
+_STRIP = "\u3000\t\r\n \ufeff"
+
+# Dates the way clerks write them: 2023-03-06, 2023/3/6, 2023.3.6,
+# 2023年3月6日, 20230306, an Excel date exported with a time of day, and
+# Excel serial day numbers (days since 1899-12-30).
+_DATE = re.compile(
+    r"^(?:(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
+    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+    r"|(?P<y2>\d{4})(?P<m2>\d{2})(?P<d2>\d{2})"
+    r"|(?P<serial>\d{5})(?:\.0+)?)$"
+)
+_EXCEL_EPOCH = np.datetime64("1899-12-30")
+_INTEGER = re.compile(r"^[+-]?\d+(?:\.0+)?$")
+_DECIMAL = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
+_TRUE = {"是", "y", "yes", "true", "t", "1", "√", "✓", "已结业", "结业"}
+_FALSE = {"否", "n", "no", "false", "f", "0", "×", "✗", "未结业"}
+_SCIENTIFIC = re.compile(r"^\d+(?:\.\d+)?[eE]\+?\d+$")
+_RIC_SHAPE = re.compile(r"^\d{17}[\dX]$")
+
+
+@dataclass
+class ParsedChunk:
+    """A chunk after typing: the rows to load and the rejected cells."""
+
+    valid: pd.DataFrame  # warehouse columns + _row_number
+    rejects: pd.DataFrame  # _row_number, column (spec name), header, reason, raw_record
+
+
+def clean_text(values: pd.Series) -> pd.Series:
+    """Strip ASCII and full-width spaces; empty becomes missing."""
+    out = values.astype(object).str.strip(_STRIP)
+    return out.where(out != "", None)
+
+
+def parse_integer(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    text = values.str.replace(",", "", regex=False)
+    ok = text.str.match(_INTEGER).fillna(True) | text.isna()
+    numbers = pd.to_numeric(text.where(ok), errors="coerce").astype("Int64")
+    reason = pd.Series(None, index=values.index, dtype=object)
+    reason[~ok] = "not a whole number"
+    return numbers, reason
+
+
+def parse_decimal(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    text = values.str.replace(r"[,，¥￥元\s]", "", regex=True)
+    ok = text.str.match(_DECIMAL).fillna(True) | text.isna()
+    numbers = text.where(ok)
+    reason = pd.Series(None, index=values.index, dtype=object)
+    reason[~ok] = "not a number"
+    return numbers, reason
+
+
+def parse_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    parts = values.str.extract(_DATE)
+    year = parts["y"].fillna(parts["y2"])
+    month = parts["m"].fillna(parts["m2"])
+    day = parts["d"].fillna(parts["d2"])
+    has_ymd = year.notna()
+    ymd = pd.to_datetime(
+        year.where(has_ymd, "1970") + "-" + month.where(has_ymd, "1").str.zfill(2) + "-" + day.where(has_ymd, "1").str.zfill(2),
+        format="%Y-%m-%d",
+        errors="coerce",
+    )
+    serial = pd.to_numeric(parts["serial"], errors="coerce")
+    from_serial = pd.Series(
+        _EXCEL_EPOCH + serial.fillna(0).astype("int64").to_numpy().astype("timedelta64[D]"),
+        index=values.index,
+    )
+    dates = ymd.where(has_ymd, from_serial.where(serial.notna()))
+    reason = pd.Series(None, index=values.index, dtype=object)
+    unparsed = values.notna() & ~(has_ymd | serial.notna())
+    reason[unparsed] = "not a date (write it as 2023-03-06, 2023/3/6 or 2023年3月6日)"
+    impossible = values.notna() & (has_ymd | serial.notna()) & dates.isna()
+    reason[impossible] = "not a real calendar date"
+    out_of_range = dates.notna() & ((dates.dt.year < 1900) | (dates.dt.year > 2100))
+    reason[out_of_range] = "date outside 1900-2100"
+    return dates.dt.strftime("%Y-%m-%d").where(reason.isna() & dates.notna(), None), reason
+
+
+def parse_boolean(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    lowered = values.str.lower()
+    out = pd.Series(None, index=values.index, dtype=object)
+    out[lowered.isin(_TRUE)] = "t"
+    out[lowered.isin(_FALSE)] = "f"
+    reason = pd.Series(None, index=values.index, dtype=object)
+    reason[values.notna() & out.isna()] = "not yes/no (use 是 or 否)"
+    return out, reason
+
+
+@functools.lru_cache(maxsize=65536)
+def _ric_components_reason(prefix14: str) -> str | None:
+    """Validate birth date and birth place with stdnum's own rules.
+
+    They depend only on the first 14 digits (region code and birth date), so
+    the expensive place look-up is done once per region and date rather than
+    once per person. Length, digits and check digit are checked per value.
+    """
+    probe = prefix14 + "0000"
+    try:
+        ric.get_birth_date(probe)
+    except ValidationError:
+        return "birth date in the ID is not a real date"
+    try:
+        ric.get_birth_place(probe)
+    except ValidationError:
+        return "region code in the ID is not a known county for that birth year"
+    return None
+
+
+def ric_reason(number: str) -> str | None:
+    """Why a resident ID (already compacted, upper-case) is invalid, or None.
+
+    Same rules as `stdnum.cn.ric.validate` (length, digits, check digit,
+    birth date, birth place), with a message a clerk can act on.
+    """
+    if _SCIENTIFIC.match(number):
+        return (
+            "looks like Excel turned the ID into a number in scientific notation and lost its last digits; "
+            "format the column as text in the department system and re-export"
+        )
+    if len(number) == 15 and number.isdigit():
+        return "15-digit first-generation ID; ask the department for the person's 18-digit ID"
+    if len(number) != 18:
+        return f"an ID has 18 characters, this has {len(number)}"
+    if not _RIC_SHAPE.match(number):
+        return "an ID is 17 digits and a final digit or X"
+    expected = ric.calc_check_digit(number)
+    if number[-1] != expected:
+        return "check digit is wrong (a digit was probably mistyped); correct the ID in the department system"
+    return _ric_components_reason(number[:14])
+
+
+def parse_resident_id(values: pd.Series, pseudonymiser: Pseudonymiser) -> tuple[pd.DataFrame, pd.Series]:
+    """Validate resident IDs and replace them by pseudonym, birth year and sex.
+
+    The returned frame has no column holding the ID itself.
+    """
+    compact = values.str.replace(r"[\s\-]", "", regex=True).str.upper()
+    reasons = [ric_reason(v) if isinstance(v, str) else None for v in compact.tolist()]
+    reason = pd.Series(reasons, index=values.index, dtype=object)
+    ok = compact.notna() & reason.isna()
+    good = compact[ok]
+    pseudonyms = pd.Series(None, index=values.index, dtype=object)
+    pseudonyms[ok] = pseudonymiser.pseudonymise_many(good.tolist())
+    birth_year = pd.Series(pd.NA, index=values.index, dtype="Int64")
+    birth_year[ok] = good.str.slice(6, 10).astype("int64")
+    sex = pd.Series(None, index=values.index, dtype=object)
+    odd = good.str.slice(16, 17).astype("int64") % 2 == 1
+    sex[ok] = np.where(odd, "male", "female")
+    return pd.DataFrame({"pseudonym": pseudonyms, "birth_year": birth_year, "sex": sex}), reason
+
+
+def mask_resident_id(value: object) -> object:
+    """What quarantine keeps of an ID: its shape, never the number."""
+    if not isinstance(value, str) or not value:
+        return value
+    return f"<resident ID masked, {len(value.strip())} characters>"
+
+
+def parse_chunk(spec: ExtractSpec, chunk: pd.DataFrame, headers: dict[str, str], pseudonymiser: Pseudonymiser) -> ParsedChunk:
+    """Type every column of a chunk; rows with any rejected cell go to quarantine."""
+    out = pd.DataFrame(index=chunk.index)
+    reasons: dict[str, pd.Series] = {}
+    cleaned: dict[str, pd.Series] = {}
+    for col in spec.columns:
+        raw = chunk[col.name]
+        undecodable = raw.str.contains(REPLACEMENT, regex=False)
+        text = clean_text(raw)
+        cleaned[col.name] = text
+        reason = _parse_column(col, text, out, pseudonymiser)
+        if not col.nullable and col.name in headers:
+            reason = reason.where(text.notna() | reason.notna(), "required value is empty")
+        reason = reason.where(~undecodable, "bytes that are not valid in the file's encoding (UTF-8 or GB18030)")
+        reasons[col.name] = reason
+    reason_frame = pd.DataFrame(reasons)
+    rejected = reason_frame.notna().any(axis=1)
+    out[ROW_NUMBER] = chunk[ROW_NUMBER]
+    valid = out[~rejected]
+    rejects = _rejects(spec, chunk, cleaned, reason_frame[rejected], headers)
+    return ParsedChunk(valid, rejects)
+
+
+def _parse_column(col: Column, text: pd.Series, out: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.Series:
+    if col.type is ColumnType.RESIDENT_ID:
+        frame, reason = parse_resident_id(text, pseudonymiser)
+        names = [name for name, _ in col.warehouse_columns()]
+        out[names[0]] = frame["pseudonym"]
+        out[names[1]] = frame["birth_year"]
+        out[names[2]] = frame["sex"]
+        return reason
+    if col.type is ColumnType.TEXT:
+        out[col.name] = text
+        return pd.Series(None, index=text.index, dtype=object)
+    parser = {
+        ColumnType.INTEGER: parse_integer,
+        ColumnType.DECIMAL: parse_decimal,
+        ColumnType.DATE: parse_date,
+        ColumnType.BOOLEAN: parse_boolean,
+    }[col.type]
+    values, reason = parser(text)
+    out[col.name] = values
+    return reason
+
+
+def _rejects(
+    spec: ExtractSpec,
+    chunk: pd.DataFrame,
+    cleaned: dict[str, pd.Series],
+    reasons: pd.DataFrame,
+    headers: dict[str, str],
+) -> pd.DataFrame:
+    records = []
+    personal = {c.name for c in spec.columns if c.is_personal}
+    for idx, row_reasons in reasons.iterrows():
+        record = {}
+        for col in spec.columns:
+            value = chunk.at[idx, col.name]
+            record[headers.get(col.name, col.name)] = mask_resident_id(value) if col.name in personal else value
+        for name, reason in row_reasons.items():
+            if reason is None or (isinstance(reason, float) and np.isnan(reason)):
+                continue
+            records.append(
+                {
+                    "row_number": int(chunk.at[idx, ROW_NUMBER]),
+                    "column": headers.get(name, spec.column(name).aliases[0]),
+                    "reason": reason,
+                    "raw_record": record,
+                }
+            )
+    return pd.DataFrame(records, columns=["row_number", "column", "reason", "raw_record"])
+
+
+__all__ = ["ParsedChunk", "parse_chunk", "ric_reason", "mask_resident_id"]

@@ -1,0 +1,77 @@
+"""Typing of extract cells: dates as clerks write them, IDs as Excel mangles them."""
+
+from __future__ import annotations
+
+import hmac
+
+import pandas as pd
+import pytest
+from stdnum.cn import ric
+
+from ingestion.parsers import parse_boolean, parse_date, parse_decimal, parse_integer, parse_resident_id, ric_reason
+from ingestion.pii import Pseudonymiser
+
+
+def valid_id(prefix17: str) -> str:
+    return prefix17 + ric.calc_check_digit(prefix17 + "0")
+
+
+def test_dates_in_clerk_styles_parse_to_the_same_day():
+    styles = ["2023-03-06", "2023/3/6", "2023.3.6", "2023年3月6日", "20230306", "2023-03-06 00:00:00", "44991"]
+    dates, reasons = parse_date(pd.Series(styles, dtype=object))
+    assert dates.tolist() == ["2023-03-06"] * len(styles)
+    assert reasons.isna().all()
+
+
+def test_impossible_and_unreadable_dates_are_rejected_with_reasons():
+    dates, reasons = parse_date(pd.Series(["2023-02-30", "三月六日", None], dtype=object))
+    assert dates.isna().all()
+    assert reasons[0] == "not a real calendar date"
+    assert reasons[1].startswith("not a date")
+    assert pd.isna(reasons[2])  # an empty cell is the nullability check's business
+
+
+def test_numbers_booleans_and_amounts():
+    ints, r1 = parse_integer(pd.Series(["40", "1,200", "12.0", "4x"], dtype=object))
+    assert ints.tolist()[:3] == [40, 1200, 12] and r1[:3].isna().all() and r1[3] == "not a whole number"
+    amounts, r2 = parse_decimal(pd.Series(["3,500.50", "¥2000", "2000元", "abc"], dtype=object))
+    assert amounts.tolist()[:3] == ["3500.50", "2000", "2000"] and r2[:3].isna().all() and r2[3] == "not a number"
+    flags, r3 = parse_boolean(pd.Series(["是", "否", "Y", "maybe"], dtype=object))
+    assert flags.tolist()[:3] == ["t", "f", "t"] and r3[:3].isna().all() and r3[3].startswith("not yes/no")
+
+
+def test_resident_id_rules_match_stdnum_and_explain_the_problem():
+    good = valid_id("34012119850615123")
+    assert ric.is_valid(good) and ric_reason(good) is None
+    wrong_digit = good[:-1] + ("0" if good[-1] != "0" else "1")
+    assert not ric.is_valid(wrong_digit)
+    assert "check digit" in ric_reason(wrong_digit)
+    assert "scientific notation" in ric_reason("3.40121E+17")
+    assert "15-digit" in ric_reason("340121850615123")
+    bad_date = valid_id("34012119851315123")  # month 13: valid check digit, impossible date
+    assert not ric.is_valid(bad_date) and "birth date" in ric_reason(bad_date)
+    bad_place = valid_id("99999919850615123")
+    assert not ric.is_valid(bad_place) and "region code" in ric_reason(bad_place)
+
+
+def test_resident_ids_become_pseudonym_birth_year_and_sex_only():
+    key = b"k" * 40
+    male = valid_id("34012119850615123")  # digit 17 = 3: odd, male
+    female = valid_id("34012119920101124")
+    frame, reasons = parse_resident_id(pd.Series([male, female.lower()], dtype=object), Pseudonymiser(key))
+    assert reasons.isna().all()
+    assert frame["pseudonym"][0] == hmac.new(key, male.encode(), "sha256").hexdigest()
+    assert frame["pseudonym"][1] == hmac.new(key, female.upper().encode(), "sha256").hexdigest()
+    assert frame["birth_year"].tolist() == [1985, 1992]
+    assert frame["sex"].tolist() == ["male", "female"]
+    assert male not in frame.to_string()
+
+
+@pytest.mark.parametrize("key", [b"k" * 32, b"x" * 64, b"long" * 40])
+def test_pseudonym_is_hmac_sha256(key):
+    assert Pseudonymiser(key).pseudonymise("abc") == hmac.new(key, b"abc", "sha256").hexdigest()
+
+
+def test_short_keys_are_refused():
+    with pytest.raises(ValueError):
+        Pseudonymiser(b"short")
