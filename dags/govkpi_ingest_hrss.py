@@ -19,7 +19,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from dag_support import DEFAULT_ARGS, RAW_ASSETS
+from dag_support import DEFAULT_ARGS, RAW_ASSETS, fail_fast
 
 DEPARTMENT = "hrss"
 
@@ -42,20 +42,17 @@ def govkpi_ingest_hrss():
         from ingestion.loader import discover
         from ingestion.specs import department
 
-        settings = load_settings()
-        return [str(f.path) for f in discover(settings.landing_dir, department(DEPARTMENT))]
+        with fail_fast():
+            settings = load_settings()
+            return [str(f.path) for f in discover(settings.landing_dir, department(DEPARTMENT))]
 
     @task(outlets=[RAW_ASSETS[DEPARTMENT]])
     def load_extracts(paths: list[str], **context) -> dict:
         """Load the new files as one batch; return counts for the run's record."""
         from govkpi.pipeline import load_department
 
-        outcome = load_department(
-            DEPARTMENT,
-            paths,
-            dag_id=context["dag"].dag_id,
-            run_id=context["run_id"],
-        )
+        with fail_fast():
+            outcome = load_department(DEPARTMENT, paths, dag_id=context["dag"].dag_id, run_id=context["run_id"])
         return {
             "batch_id": outcome.batch_id,
             "status": outcome.status,

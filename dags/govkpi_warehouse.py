@@ -20,7 +20,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
-from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS
+from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS, fail_fast
 
 
 @dag(
@@ -34,31 +34,34 @@ from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS
     tags=["govkpi", "warehouse"],
 )
 def govkpi_warehouse():
-    @task(retries=0)
+    @task
     def build_audit() -> str:
         """dbt build into marts_audit; a failed model or test fails here, naming it."""
         from govkpi.pipeline import build_audit as build
 
-        return build().invocation_id
+        with fail_fast():
+            return build().invocation_id
 
-    @task(retries=0)
+    @task
     def validate_audit(dbt_invocation_id: str, **context) -> int:
         """The GX gate on marts_audit; returns the passing validation run's id."""
         from govkpi.pipeline import validate_audit as validate
 
-        return validate(run_label=context["run_id"])
+        with fail_fast():
+            return validate(run_label=context["run_id"])
 
     @task(outlets=[PUBLISHED_MARTS])
     def publish(validation_run_id: int, dbt_invocation_id: str, **context) -> int:
         """Swap marts_audit in as marts, atomically, and log the publication."""
         from govkpi.pipeline import publish as do_publish
 
-        return do_publish(
-            validation_run_id=validation_run_id,
-            dbt_invocation_id=dbt_invocation_id,
-            dag_id=context["dag"].dag_id,
-            run_id=context["run_id"],
-        ).publication_id
+        with fail_fast():
+            return do_publish(
+                validation_run_id=validation_run_id,
+                dbt_invocation_id=dbt_invocation_id,
+                dag_id=context["dag"].dag_id,
+                run_id=context["run_id"],
+            ).publication_id
 
     invocation = build_audit()
     publish(validate_audit(invocation), invocation)

@@ -71,11 +71,12 @@ def run_dbt(settings: Settings, warehouse_url: str, args: list[str], *, target_p
         "--log-path",
         str(target.parent / "logs"),
     ]
+    results_file = target / "run_results.json"
+    results_file.unlink(missing_ok=True)  # never read a previous run's results as this one's
     log.info("running %s", " ".join(command[:2]))
     proc = subprocess.run(command, env=dbt_env(settings, warehouse_url), capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         log.info("dbt: %s", line)
-    results_file = target / "run_results.json"
     failures: list[str] = []
     invocation_id = ""
     nodes = 0

@@ -6,6 +6,8 @@ at parse time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from airflow.sdk import Asset
@@ -26,3 +28,20 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=15),
 }
+
+
+@contextmanager
+def fail_fast() -> Iterator[None]:
+    """Turn govkpi's own errors (bad input, failed checks) into a failure without retries.
+
+    Retrying cannot fix a refused file or a failed check; retries stay for
+    what can pass on a second try (a dropped connection, a busy server).
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from ingestion.errors import GovkpiError
+
+    try:
+        yield
+    except GovkpiError as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc

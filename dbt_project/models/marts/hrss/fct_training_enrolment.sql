@@ -1,0 +1,40 @@
+with
+
+enrolments as (
+
+    select
+        person_id,
+        class_id,
+        village_name_zh,
+        enrolled_date,
+        has_completed,
+        batch_id,
+        source_file_id,
+        source_row_number
+    from {{ ref('stg_hrss__enrolments') }}
+
+),
+
+village_areas as (
+
+    select
+        area_key,
+        name_zh
+    from {{ ref('dim_area') }}
+    where area_level = 'village'
+
+)
+
+select
+    {{ surrogate_key(['enrolments.class_id', 'enrolments.person_id']) }} as enrolment_key,
+    {{ surrogate_key(['enrolments.person_id']) }} as person_key,
+    {{ surrogate_key(['enrolments.class_id']) }} as training_class_key,
+    village_areas.area_key,
+    enrolments.enrolled_date,
+    enrolments.has_completed,
+    enrolments.batch_id,
+    enrolments.source_file_id,
+    enrolments.source_row_number
+from enrolments
+left join village_areas
+    on enrolments.village_name_zh = village_areas.name_zh

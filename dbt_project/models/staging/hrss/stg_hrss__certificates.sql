@@ -1,0 +1,46 @@
+with
+
+source as (
+
+    select * from {{ source('hrss', 'hrss_certificate') }}
+
+),
+
+current_files as (
+
+    select file_id from {{ ref('stg_audit__load_manifest') }}
+    where is_current
+
+),
+
+renamed as (
+
+    select
+        ----------  ids
+        certificate_id,
+        person_id,
+        class_id,
+
+        ----------  strings
+        person_sex,
+        certificate_level,
+
+        ----------  numerics
+        person_birth_year,
+
+        ----------  dates
+        issued_date,
+
+        ----------  lineage
+        _batch_id as batch_id,
+        _file_id as source_file_id,
+        _row_number as source_row_number
+
+    from source
+    -- only rows of files that are loaded and not superseded count
+    inner join current_files
+        on source._file_id = current_files.file_id
+
+)
+
+select * from renamed

@@ -1,0 +1,458 @@
+"""Run every expectation suite against a dbt audit build and record the outcome.
+
+This is the "audit" step of write-audit-publish: dbt builds the candidate
+marts into an audit schema, `run_gate` validates them (and the raw layer they
+were built from) and stores one row per expectation in
+`audit.validation_result`, and only a passing run may be published. A
+failed check is reported as a `CheckFailure` whose message says what was
+expected and what was observed, so whoever reads the Airflow log or the
+command-line summary knows which check broke without opening GX output.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+import re
+import time
+import warnings
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import great_expectations as gx
+import psycopg
+import sqlalchemy
+from great_expectations.core.expectation_validation_result import (
+    ExpectationSuiteValidationResult,
+    ExpectationValidationResult,
+)
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.datasource.fluent.sql_datasource import SQLDatasource
+from psycopg.types.json import Jsonb
+
+from expectations import DEFAULT_CANDIDATE_SCHEMA
+from expectations.errors import GateError
+from expectations.suites import SUITE_MODULES
+from expectations.suites._checks import Relation, checked_identifier
+
+logger = logging.getLogger(__name__)
+# Each failed check is logged here at WARNING, apart from progress, so a
+# caller that reports failures itself (the CLI) can silence just these.
+FAILURE_LOGGER = f"{__name__}.failures"
+_failure_logger = logging.getLogger(FAILURE_LOGGER)
+
+RESULTS_DDL = """
+create schema if not exists audit;
+
+create table if not exists audit.validation_run (
+    validation_run_id bigint generated always as identity primary key,
+    run_label text,
+    candidate_schema text not null,
+    started_at timestamptz not null default now(),
+    finished_at timestamptz,
+    success boolean,
+    gx_version text
+);
+
+create table if not exists audit.validation_result (
+    validation_result_id bigint generated always as identity primary key,
+    validation_run_id bigint not null references audit.validation_run (validation_run_id),
+    suite_name text not null,
+    relation text not null,
+    check_name text not null,
+    expectation_type text not null,
+    success boolean not null,
+    observed jsonb,
+    details jsonb
+);
+create index if not exists validation_result_run_idx on audit.validation_result (validation_run_id);
+"""
+
+# COMPLETE is the only result format in which GX returns the offending rows
+# of an UnexpectedRowsExpectation; GX itself caps them at 200 per check.
+_RESULT_FORMAT = "COMPLETE"
+# How many offending rows or values a failure message quotes; the stored
+# details keep up to _MAX_STORED_ITEMS of them.
+_ITEMS_IN_MESSAGE = 5
+_MAX_STORED_ITEMS = 200
+_OBSERVED_KEYS = (
+    "observed_value",
+    "element_count",
+    "missing_count",
+    "missing_percent",
+    "unexpected_count",
+    "unexpected_percent",
+)
+_LIBPQ_SCHEMES = ("postgresql", "postgres")
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    """One expectation that failed (or could not run), in words a data steward can act on."""
+
+    suite: str
+    check: str
+    relation: str
+    message: str  # what was expected and what was observed
+
+    def __str__(self) -> str:
+        return f"[{self.suite}] {self.check} ({self.relation}): {self.message}"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The outcome of one gate run, as stored under `validation_run_id` in `audit.validation_run`."""
+
+    validation_run_id: int
+    success: bool
+    failures: list[CheckFailure]
+    checks_run: int
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    suite: str
+    relation: str
+    check: str
+    expectation_type: str
+    success: bool
+    observed: dict[str, Any]
+    details: dict[str, Any]
+    message: str
+
+
+def to_sqlalchemy_url(warehouse_url: str) -> str:
+    """Turn a libpq URL (`postgresql://...`, as users write it) into a SQLAlchemy psycopg 3 URL.
+
+    Everything after the scheme, query parameters such as `?host=/socket/dir`
+    included, is kept as it is.
+    """
+    scheme, separator, rest = warehouse_url.partition("://")
+    if not separator or scheme not in (*_LIBPQ_SCHEMES, "postgresql+psycopg"):
+        raise GateError(
+            "the warehouse URL must be a PostgreSQL URL such as "
+            "postgresql://user@host:5432/govkpi or postgresql://user@/govkpi?host=/socket/dir; "
+            f"got one starting with {scheme + separator if separator else 'no scheme'!r}"
+        )
+    return f"postgresql+psycopg://{rest}"
+
+
+def _libpq_url(warehouse_url: str) -> str:
+    return "postgresql://" + warehouse_url.partition("://")[2]
+
+
+def _redacted(sqlalchemy_url: str) -> str:
+    """The URL with its password hidden, for logs and error messages."""
+    try:
+        url = sqlalchemy.engine.make_url(sqlalchemy_url).set(drivername="postgresql")
+        return url.render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise GateError(f"the warehouse URL cannot be parsed ({exc}); check its spelling") from None
+
+
+def run_gate(
+    warehouse_url: str,
+    *,
+    candidate_schema: str = DEFAULT_CANDIDATE_SCHEMA,
+    run_label: str = "",
+    results_dir: pathlib.Path | None = None,
+) -> GateResult:
+    """Validate the audit build in `candidate_schema` and store the outcome in the warehouse.
+
+    Returns the run's id, whether every check passed, and one `CheckFailure`
+    per failed check. Raises `GateError` when the gate cannot run at all (bad
+    URL, unreachable server, audit build missing a table, unwritable
+    `results_dir`); a run that ran and found failures does not raise.
+    If `results_dir` is given, each suite's full GX validation result is
+    written there as JSON as well.
+    """
+    candidate_schema = checked_identifier(candidate_schema)
+    sqlalchemy_url = to_sqlalchemy_url(warehouse_url)
+    shown_url = _redacted(sqlalchemy_url)
+    if results_dir is not None:
+        try:
+            results_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise GateError(f"cannot create the results directory {results_dir}: {exc.strerror}") from None
+
+    started = time.perf_counter()
+    logger.info("validating the audit build in schema %s of %s", candidate_schema, shown_url)
+    with _connect(_libpq_url(warehouse_url), shown_url) as conn:
+        _require_relations(conn, candidate_schema)
+        _ensure_results_tables(conn)
+        run_id = _start_run(conn, run_label=run_label, candidate_schema=candidate_schema)
+        try:
+            outcomes = _validate_all(sqlalchemy_url, candidate_schema, run_id=run_id, results_dir=results_dir)
+        except BaseException:
+            _finish_run(conn, run_id, success=False)
+            raise
+        success = all(outcome.success for outcome in outcomes)
+        _store_outcomes(conn, run_id, outcomes)
+        _finish_run(conn, run_id, success=success)
+
+    failures = [
+        CheckFailure(suite=o.suite, check=o.check, relation=o.relation, message=o.message)
+        for o in outcomes
+        if not o.success
+    ]
+    for failure in failures:
+        _failure_logger.warning("check failed: %s", failure)
+    logger.info(
+        "validation run %d %s: %d of %d checks passed in %.1fs",
+        run_id,
+        "passed" if success else "FAILED",
+        len(outcomes) - len(failures),
+        len(outcomes),
+        time.perf_counter() - started,
+    )
+    return GateResult(validation_run_id=run_id, success=success, failures=failures, checks_run=len(outcomes))
+
+
+def _connect(libpq_url: str, shown_url: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(libpq_url, autocommit=True)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GateError(
+            f"cannot connect to the warehouse at {shown_url}: {reason}. "
+            "Check the URL and that the server is running."
+        ) from None
+    except psycopg.ProgrammingError as exc:
+        raise GateError(f"the warehouse URL {shown_url} is not a valid connection string: {exc}") from None
+
+
+def _all_relations(candidate_schema: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for module in SUITE_MODULES:
+        relations: tuple[Relation, ...] = (module.RELATION, *module.READS)
+        for relation in relations:
+            seen[relation.qualified(candidate_schema)] = None
+    return list(seen)
+
+
+def _require_relations(conn: psycopg.Connection, candidate_schema: str) -> None:
+    """Fail early, naming every missing table, rather than with one failed check per table."""
+    missing = [
+        name
+        for name in _all_relations(candidate_schema)
+        if conn.execute("select to_regclass(%s)", (name,)).fetchone()[0] is None  # type: ignore[index]
+    ]
+    if missing:
+        raise GateError(
+            f"the warehouse lacks {', '.join(missing)}: the gate validates the dbt audit build in schema "
+            f"{candidate_schema!r} and the loader's raw and audit tables. Load the extracts and build "
+            "the audit models first, or pass the schema the audit build was written to."
+        )
+
+
+def _ensure_results_tables(conn: psycopg.Connection) -> None:
+    with conn.transaction():
+        # Serialise concurrent first runs, as ingestion.ddl.ensure_schema does.
+        conn.execute("select pg_advisory_xact_lock(hashtext('govkpi.validation_results'))")
+        conn.execute(RESULTS_DDL)
+
+
+def _start_run(conn: psycopg.Connection, *, run_label: str, candidate_schema: str) -> int:
+    row = conn.execute(
+        """
+        insert into audit.validation_run (run_label, candidate_schema, gx_version)
+        values (%s, %s, %s)
+        returning validation_run_id
+        """,
+        (run_label, candidate_schema, gx.__version__),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _finish_run(conn: psycopg.Connection, run_id: int, *, success: bool) -> None:
+    conn.execute(
+        "update audit.validation_run set finished_at = now(), success = %s where validation_run_id = %s",
+        (success, run_id),
+    )
+
+
+def _store_outcomes(conn: psycopg.Connection, run_id: int, outcomes: list[_Outcome]) -> None:
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            """
+            insert into audit.validation_result (
+                validation_run_id, suite_name, relation, check_name,
+                expectation_type, success, observed, details
+            )
+            values (%s, %s, %s, %s, %s, %s, %s, %s)
+            """,
+            [
+                (
+                    run_id,
+                    o.suite,
+                    o.relation,
+                    o.check,
+                    o.expectation_type,
+                    o.success,
+                    Jsonb(o.observed),
+                    Jsonb(o.details),
+                )
+                for o in outcomes
+            ],
+        )
+
+
+def _validate_all(
+    sqlalchemy_url: str,
+    candidate_schema: str,
+    *,
+    run_id: int,
+    results_dir: pathlib.Path | None,
+) -> list[_Outcome]:
+    """One ephemeral GX context and data source; each suite validated once against its table."""
+    context = gx.get_context(mode="ephemeral")
+    # GX draws tqdm bars on stderr for every suite; they garble Airflow task logs.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    with warnings.catch_warnings():
+        # GX suggests its Postgres data source for postgresql URLs, but that one
+        # rejects URLs without a host, which the embedded server's socket URLs are.
+        warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
+        datasource = context.data_sources.add_sql(name="warehouse", connection_string=sqlalchemy_url)
+    outcomes: list[_Outcome] = []
+    try:
+        for module in SUITE_MODULES:
+            outcomes += _validate_suite(context, datasource, module, candidate_schema, run_id, results_dir)
+    finally:
+        # The engines would otherwise keep pooled connections open until
+        # garbage collection, blocking e.g. a DROP DATABASE right after the run.
+        datasource.get_execution_engine().engine.dispose()
+        datasource.get_engine().dispose()
+    return outcomes
+
+
+def _validate_suite(
+    context: Any,
+    datasource: SQLDatasource,
+    module: ModuleType,
+    candidate_schema: str,
+    run_id: int,
+    results_dir: pathlib.Path | None,
+) -> list[_Outcome]:
+    relation: Relation = module.RELATION
+    relation_name = relation.qualified(candidate_schema)
+    # A query asset rather than a table asset: TableAsset's schema_name is
+    # deprecated since GX 1.14 in favour of a schema on the data source, and
+    # the gate reads three schemas through one data source.
+    asset = datasource.add_query_asset(name=relation_name, query=f"select * from {relation_name}")
+    batch_definition = asset.add_batch_definition_whole_table(name=f"{relation_name} whole table")
+    suite = context.suites.add(module.build_suite(candidate_schema))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"validate {suite.name}", data=batch_definition, suite=suite)
+    )
+    started = time.perf_counter()
+    result: ExpectationSuiteValidationResult = definition.run(result_format=_RESULT_FORMAT)
+    passed = sum(1 for r in result.results if r.success)
+    logger.info(
+        "suite %s on %s: %d of %d checks passed in %.2fs",
+        suite.name,
+        relation_name,
+        passed,
+        len(result.results),
+        time.perf_counter() - started,
+    )
+    if results_dir is not None:
+        path = results_dir / f"validation_run_{run_id}_{suite.name}.json"
+        try:
+            path.write_text(json.dumps(result.to_json_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+        except OSError as exc:
+            raise GateError(f"cannot write the validation result to {path}: {exc.strerror}") from None
+
+    order = {expectation.meta["check"]: i for i, expectation in enumerate(suite.expectations)}
+    outcomes = [_outcome(suite.name, relation_name, r) for r in result.results]
+    return sorted(outcomes, key=lambda o: order.get(o.check, len(order)))
+
+
+def _outcome(suite_name: str, suite_relation: str, result: ExpectationValidationResult) -> _Outcome:
+    config = result.expectation_config
+    assert config is not None
+    meta = config.meta or {}
+    check = meta.get("check") or config.description or config.type
+    expected = meta.get("expected") or config.description or config.type
+    relation = meta.get("relation") or suite_relation
+    as_json = result.to_json_dict()
+    body: dict[str, Any] = as_json.get("result") or {}
+    exception = _exception_message(result)
+    success = bool(result.success) and exception is None
+    message = "" if success else _failure_message(config.type, expected, body, exception)
+    return _Outcome(
+        suite=suite_name,
+        relation=relation,
+        check=check,
+        expectation_type=config.type,
+        success=success,
+        observed={key: body[key] for key in _OBSERVED_KEYS if key in body},
+        details={
+            "expected": expected,
+            "message": message or None,
+            "description": config.description,
+            "kwargs": _truncated(as_json["expectation_config"].get("kwargs", {})),
+            "result": _truncated(body),
+            "exception": exception,
+        },
+        message=message,
+    )
+
+
+def _exception_message(result: ExpectationValidationResult) -> str | None:
+    """The error that stopped a check from running, or None.
+
+    GX reports an error raised while computing a metric (a failing SQL query)
+    keyed by the metric's id, and one raised by the expectation itself at the
+    top level; both are looked for.
+    """
+    info = result.exception_info or {}
+    candidates = [info, *(value for value in info.values() if isinstance(value, dict))]
+    for candidate in candidates:
+        if candidate.get("raised_exception"):
+            return str(candidate.get("exception_message") or "unknown error")
+    return None
+
+
+def _failure_message(expectation_type: str, expected: str, body: dict[str, Any], exception: str | None) -> str:
+    if exception is not None:
+        first_line = exception.strip().splitlines()[0] if exception.strip() else exception
+        # "(psycopg.errors.UndefinedColumn) column x does not exist" -> the part after the class.
+        first_line = re.sub(r"^\([\w.]+\)\s*", "", first_line)
+        return f"expected {expected}; the check could not run: {first_line}"
+    rows = (body.get("details") or {}).get("unexpected_rows")
+    if rows is not None:
+        count = int(body.get("observed_value") or len(rows))
+        quoted = "; ".join(_row_text(row) for row in rows[:_ITEMS_IN_MESSAGE])
+        more = f"; and {count - min(len(rows), _ITEMS_IN_MESSAGE)} more" if count > _ITEMS_IN_MESSAGE else ""
+        return f"expected {expected}; observed {count} offending row(s): {quoted}{more}"
+    if "unexpected_count" in body:
+        unexpected = body["unexpected_count"]
+        percent = body.get("unexpected_percent") or 0.0
+        if expectation_type == "expect_column_values_to_not_be_null":
+            return (
+                f"expected {expected}; observed {unexpected} of {body.get('element_count')} rows "
+                f"missing ({percent:.1f}%)"
+            )
+        examples = (body.get("partial_unexpected_list") or [])[:_ITEMS_IN_MESSAGE]
+        checked = (body.get("element_count") or 0) - (body.get("missing_count") or 0)
+        return (
+            f"expected {expected}; observed {unexpected} of {checked} values outside it "
+            f"({percent:.1f}%), e.g. {', '.join(str(value) for value in examples)}"
+        )
+    return f"expected {expected}; observed {body.get('observed_value')!r}"
+
+
+def _row_text(row: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in row.items())
+
+
+def _truncated(value: Any) -> Any:
+    """Lists cut to _MAX_STORED_ITEMS, so a badly broken build does not store megabytes per check."""
+    if isinstance(value, list):
+        return [_truncated(item) for item in value[:_MAX_STORED_ITEMS]]
+    if isinstance(value, dict):
+        return {key: _truncated(item) for key, item in value.items()}
+    return value

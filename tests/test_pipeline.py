@@ -1,0 +1,200 @@
+"""The whole pipeline, as a user runs it: `govkpi run` drives both DAGs with Airflow.
+
+One fresh database for the module; the sample extracts are run twice, and
+what was published is checked against the seed document's figures, for
+duplicates, for personal data in clear, and for what BI may read.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import SAMPLE_DIR, govkpi_env, resident_ids_in, run_govkpi
+from psycopg import sql
+
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+
+RAW_TABLES = ("hrss_training_class", "hrss_enrolment", "hrss_certificate", "hrss_placement")
+
+
+def kpi_json(env: dict[str, str], *args: str) -> list[dict]:
+    proc = run_govkpi(["kpi", "--json", *args], env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def township_year(rows: list[dict], code: str, member: str | None = None) -> dict:
+    [row] = [
+        r
+        for r in rows
+        if r["kpi_code"] == code
+        and r["period_grain"] == "year"
+        and r["area_level"] == "township"
+        and r["breakdown_member"] == member
+    ]
+    return row
+
+
+def table_counts(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        counts = {f"raw.{t}": conn.execute(sql.SQL("select count(*) from raw.{}").format(sql.Identifier(t))).fetchone()[0] for t in RAW_TABLES}
+        counts["audit.load_manifest"] = conn.execute("select count(*) from audit.load_manifest").fetchone()[0]
+        counts["audit.quarantine"] = conn.execute("select count(*) from audit.quarantine").fetchone()[0]
+        for (table,) in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+        ).fetchall():
+            counts[f"marts.{table}"] = conn.execute(sql.SQL("select count(*) from marts.{}").format(sql.Identifier(table))).fetchone()[0]
+    return counts
+
+
+@pytest.fixture(scope="module")
+def env(fresh_db: str, state_dir: Path) -> dict[str, str]:
+    return govkpi_env(fresh_db, state_dir)
+
+
+@pytest.fixture(scope="module")
+def first_run(env: dict[str, str], fresh_db: str):
+    proc = run_govkpi(["run", "--extracts", str(SAMPLE_DIR)], env)
+    assert proc.returncode == 0, f"govkpi run failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc, kpi_json(env, "--year", "2023"), table_counts(fresh_db)
+
+
+@pytest.fixture(scope="module")
+def second_run(first_run, env: dict[str, str], fresh_db: str):
+    proc = run_govkpi(["run", "--extracts", str(SAMPLE_DIR)], env)
+    assert proc.returncode == 0, f"second govkpi run failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc, kpi_json(env, "--year", "2023"), table_counts(fresh_db)
+
+
+def test_run_ends_with_a_readable_kpi_summary(first_run):
+    proc, _, _ = first_run
+    out = proc.stdout
+    assert "govkpi_ingest_hrss: success" in out and "govkpi_warehouse: success" in out
+    assert "Published KPIs (township, by year):" in out
+    assert "91.77" in out and "(524/571)" in out
+
+
+def test_published_2023_figures_match_the_seed_document(first_run):
+    _, rows, _ = first_run
+    expected = {
+        ("hrss_training_classes", None): 12,
+        ("hrss_trainees", None): 571,
+        ("hrss_certificates", None): 524,
+        ("hrss_certificate_rate_pct", None): 91.77,
+        ("hrss_trainees_placed", "electrician"): 28,
+        ("hrss_trainees_placed", "agronomy"): 185,
+    }
+    for (code, member), value in expected.items():
+        row = township_year(rows, code, member)
+        assert row["value"] == value, (code, member, row)
+        assert row["period_start_date"] == "2023-01-01"
+        if member:
+            assert row["breakdown_dimension"] == "trade"
+    rate = township_year(rows, "hrss_certificate_rate_pct")
+    assert (rate["numerator"], rate["denominator"]) == (524, 571)
+
+
+def test_json_rows_have_exactly_the_contract_columns(first_run):
+    _, rows, _ = first_run
+    columns = [
+        "kpi_code", "period_grain", "period_start_date", "area_level", "area_code",
+        "breakdown_dimension", "breakdown_member", "value", "numerator", "denominator",
+    ]
+    assert rows and all(list(r) == columns for r in rows)
+    assert {r["period_grain"] for r in rows} == {"month", "quarter", "year"}
+    assert {r["area_level"] for r in rows} == {"village", "township"}
+
+
+def test_distinct_trainees_are_not_summed_across_grains(first_run):
+    _, rows, _ = first_run
+    months = [r["value"] for r in rows if r["kpi_code"] == "hrss_trainees" and r["period_grain"] == "month" and r["area_level"] == "township"]
+    villages = [r["value"] for r in rows if r["kpi_code"] == "hrss_trainees" and r["period_grain"] == "year" and r["area_level"] == "village"]
+    year = township_year(rows, "hrss_trainees")["value"]
+    # People enrolled in two classes in different months (or villages) are one
+    # trainee for the year: the sum over parts exceeds the distinct total.
+    assert sum(months) > year == 571
+    assert sum(villages) >= year
+
+
+def test_second_run_publishes_the_same_values_with_no_duplicates(first_run, second_run, fresh_db):
+    _, rows1, counts1 = first_run
+    proc, rows2, counts2 = second_run
+    assert rows2 == rows1
+    assert counts2 == counts1
+    assert "already_loaded" not in proc.stderr
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("select count(*) from audit.publication").fetchone()[0] == 2
+        for (schema, table) in conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('raw', 'marts', 'audit') and table_type = 'BASE TABLE'"
+        ).fetchall():
+            ident = sql.Identifier(schema, table)
+            total, distinct = conn.execute(
+                sql.SQL("select count(*), count(distinct t) from {} t").format(ident)
+            ).fetchone()
+            assert total == distinct, f"{schema}.{table} has duplicate rows"
+
+
+def test_no_resident_id_in_clear_anywhere(second_run, fresh_db, state_dir):
+    sample_ids = set()
+    roster = (SAMPLE_DIR / "hrss" / "2023" / "培训学员花名册_2023.csv").read_bytes().decode("gb18030")
+    for line in roster.splitlines():
+        sample_ids.update(m.upper() for m in resident_ids_in(line))
+    assert len(sample_ids) == 571
+
+    found: list[str] = []
+    with psycopg.connect(fresh_db) as conn:
+        columns = conn.execute(
+            """
+            select c.table_schema, c.table_name, c.column_name
+            from information_schema.columns c
+            join information_schema.tables t using (table_schema, table_name)
+            where c.table_schema not in ('pg_catalog', 'information_schema')
+              and c.data_type in ('text', 'character varying', 'character', 'json', 'jsonb')
+            """
+        ).fetchall()
+        assert len(columns) > 20
+        for schema, table, column in columns:
+            values = conn.execute(
+                sql.SQL("select {}::text from {} where {} is not null").format(
+                    sql.Identifier(column), sql.Identifier(schema, table), sql.Identifier(column)
+                )
+            ).fetchall()
+            for (value,) in values:
+                if resident_ids_in(value) or any(i in value.upper() for i in sample_ids if len(value) >= 18):
+                    found.append(f"{schema}.{table}.{column}")
+                    break
+    assert not found, f"resident IDs in clear in: {found}"
+
+    # Airflow's logs and XCom (task return values) are just as much records.
+    texts = [p.read_text(errors="replace") for p in state_dir.rglob("*.log")]
+    texts += [p.read_text(errors="replace") for p in (state_dir / "airflow" / "logs").rglob("*") if p.is_file()]
+    with sqlite3.connect(state_dir / "airflow" / "airflow.db") as meta:
+        texts += [str(v) for (v,) in meta.execute("select value from xcom").fetchall()]
+    assert texts
+    leaked = [i for i in sample_ids if any(i in t or i.lower() in t for t in texts)]
+    assert not leaked, f"{len(leaked)} sample ID numbers appear in Airflow logs or XCom"
+
+
+def test_bi_role_reads_marts_and_nothing_else(second_run, fresh_db):
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        tables = conn.execute(
+            "select table_schema, min(table_name) from information_schema.tables "
+            "where table_schema not in ('pg_catalog', 'information_schema') group by table_schema"
+        ).fetchall()
+        schemas = {s for s, _ in tables}
+        assert {"marts", "raw", "audit", "staging"} <= schemas
+        conn.execute("set role govkpi_bi")
+        for schema, table in tables:
+            query = sql.SQL("select count(*) from {}").format(sql.Identifier(schema, table))
+            if schema == "marts":
+                assert conn.execute(query).fetchone()[0] >= 0
+                continue
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(query)
+        assert conn.execute("select count(*) from marts.fct_kpi_value").fetchone()[0] > 0
+        conn.execute("reset role")

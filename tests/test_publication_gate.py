@@ -1,0 +1,111 @@
+"""A failed gate stops publication and leaves the published marts exactly as they were.
+
+Runs the pipeline for real (both DAGs, through Airflow) on a copy of the
+sample extracts, then delivers files that load cleanly but break the data
+contract, and checks that the next run fails at the right task, says which
+check failed, and publishes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import copy_samples, govkpi_env, run_govkpi
+from psycopg import sql
+from stdnum.cn import ric
+
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+
+
+def marts_fingerprint(url: str) -> dict[str, str]:
+    """A content hash of every published table."""
+    with psycopg.connect(url) as conn:
+        tables = [r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+        ).fetchall()]
+        return {
+            t: conn.execute(
+                sql.SQL("select count(*) || ':' || coalesce(md5(string_agg(x::text, '|' order by x::text)), '') from {} x").format(
+                    sql.Identifier("marts", t)
+                )
+            ).fetchone()[0]
+            for t in tables
+        }
+
+
+def child_id() -> str:
+    """A valid ID number of a child born in 2013 (synthetic)."""
+    body = "34012120130405201"
+    return body + ric.calc_check_digit(body + "0")
+
+
+@pytest.fixture(scope="module")
+def published(fresh_db: str, state_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    landing = copy_samples(tmp_path_factory.mktemp("landing"))
+    env = govkpi_env(fresh_db, state_dir)
+    proc = run_govkpi(["run", "--extracts", str(landing)], env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return landing, env
+
+
+def test_contract_violation_fails_at_validation_and_keeps_marts(published, fresh_db):
+    landing, env = published
+    before = marts_fingerprint(fresh_db)
+    assert before["fct_kpi_value"].split(":")[0] != "0"
+    with psycopg.connect(fresh_db) as conn:
+        publications = conn.execute("select count(*) from audit.publication").fetchone()[0]
+    # A 2024 roster enrolling a ten-year-old in an electrician class: every
+    # cell is valid, so it loads; the age contract in the GX gate must stop it.
+    folder = landing / "hrss" / "2024"
+    folder.mkdir()
+    lines = [
+        "序号,姓名,性别,公民身份号码,联系电话,所在村(社区),班级编号,报名日期,是否结业",
+        f"1,测试儿童,男,{child_id()},17000000000,杏花村,DG-2023-01,2024/3/1,否",
+    ]
+    (folder / "培训学员花名册_2024.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("gb18030"))
+
+    proc = run_govkpi(["run", "--extracts", str(landing)], env)
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "govkpi_ingest_hrss: success" in out
+    assert "govkpi_warehouse: FAILED" in out and "validate_audit" in out
+    assert "GateFailed" in out and "age" in out.lower(), out
+    assert "previously published marts, if any, are unchanged" in out
+    assert marts_fingerprint(fresh_db) == before
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("select count(*) from audit.publication").fetchone()[0] == publications
+        failed = conn.execute(
+            "select count(*) from audit.validation_result r join audit.validation_run v using (validation_run_id) "
+            "where not r.success and v.validation_run_id = (select max(validation_run_id) from audit.validation_run)"
+        ).fetchone()[0]
+        assert failed >= 1
+    rows = run_govkpi(["kpi", "--kpi", "hrss_trainees", "--year", "2023"], env)
+    assert rows.returncode == 0 and "571" in rows.stdout
+
+
+def test_failing_dbt_test_stops_before_validation(published, fresh_db):
+    landing, env = published
+    before = marts_fingerprint(fresh_db)
+    # A placement for a class that does not exist: it loads (every cell is
+    # valid) but the relationships test from the placement fact to the class
+    # dimension fails in dbt build, so nothing reaches validation.
+    folder = landing / "hrss" / "2024-02"
+    folder.mkdir()
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["姓名", "公民身份号码", "培训班级", "就业单位", "单位类型", "就业日期", "就业形式", "月工资（元）"])
+    body = "34012119900101301"
+    sheet.append(["测试", body + ric.calc_check_digit(body + "0"), "XX-2024-99", "九创工业园", "企业", "2024-02-20", "单位就业", 3000])
+    book.save(folder / "就业跟踪台账_2024-02.xlsx")
+
+    proc = run_govkpi(["run", "--extracts", str(landing)], env)
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "govkpi_warehouse: FAILED" in proc.stdout and "build_audit" in proc.stdout
+    assert "DbtFailed" in proc.stdout
+    assert marts_fingerprint(fresh_db) == before
