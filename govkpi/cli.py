@@ -85,8 +85,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     for code in departments:
         dag_id = orchestrate.INGEST_DAGS[code]
         _say(f"  running DAG {dag_id} ...")
+        since = dt.datetime.now(dt.timezone.utc)
         result = orchestrate.dags_test(settings, env, dag_id)
-        if not _report(result):
+        ok = _report(result)
+        _print_loads(url, code, since)
+        if not ok:
             return 1
     _say(f"  running DAG {orchestrate.WAREHOUSE_DAG} (build audit, validate, publish) ...")
     result = orchestrate.dags_test(settings, env, orchestrate.WAREHOUSE_DAG)
@@ -96,6 +99,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(f"\nDone in {time.monotonic() - started:.0f} s. Published schema: marts. Warehouse URL: {url}")
     _say("Query it: .venv/bin/govkpi kpi --year 2023   |   psql \"$(.venv/bin/govkpi warehouse url)\"")
     return 0
+
+
+def _print_loads(url: str, department: str, since: dt.datetime) -> None:
+    """What the ingest run did: files loaded or refused, rows, and the first quarantined problems."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        if conn.execute("select to_regclass('audit.load_batch') is null").fetchone()[0]:
+            return
+        files = conn.execute(
+            "select m.file_name, m.period, m.status, m.rows_read, m.rows_loaded, m.rows_rejected "
+            "from audit.load_batch b join audit.load_manifest m using (batch_id) "
+            "where b.department = %s and b.started_at >= %s order by m.file_id",
+            (department, since),
+        ).fetchall()
+        problems = conn.execute(
+            "select q.file_name, q.row_number, q.column_name, q.reason from audit.quarantine q "
+            "join audit.load_batch b using (batch_id) where b.department = %s and b.started_at >= %s "
+            "order by q.quarantine_id limit 10",
+            (department, since),
+        ).fetchall()
+    if not files:
+        _say("    no new files: everything in the landing folder was loaded before")
+    for name, period, status, read, loaded, rejected in files:
+        _say(f"    {name} [{period}] {status}: {read} rows read, {loaded} loaded, {rejected} rejected")
+    for name, row, column, reason in problems:
+        where = ", ".join(p for p in (f"row {row}" if row else "", f"column {column!r}" if column else "") if p)
+        _say(f"      quarantined: {name}, {where}: {reason}")
+    if problems:
+        _say("      (all rejected rows: select * from audit.quarantine)")
 
 
 def _report(result) -> bool:

@@ -19,7 +19,7 @@ from govkpi.settings import load_settings
 from govkpi.transform import DbtResult
 from govkpi.transform import build_audit as dbt_build_audit
 from ingestion.errors import GovkpiError
-from ingestion.loader import BatchOutcome, DeliveredFile, discover, load_batch
+from ingestion.loader import BatchOutcome, discover, load_batch
 from ingestion.pii import Pseudonymiser
 from ingestion.specs import department
 
@@ -82,4 +82,4 @@ def publish(*, validation_run_id: int, dbt_invocation_id: str | None = None, dag
         )
 
 
-__all__ = ["DeliveredFile", "GateFailed", "build_audit", "load_department", "publish", "validate_audit"]
+__all__ = ["GateFailed", "build_audit", "load_department", "publish", "validate_audit"]

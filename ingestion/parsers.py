@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from stdnum.cn import ric
-from stdnum.exceptions import ValidationError
+from stdnum.cn import ric, uscc
+from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
 
 from ingestion.pii import Pseudonymiser
 from ingestion.readers import REPLACEMENT, ROW_NUMBER
@@ -30,6 +30,11 @@ _DATE = re.compile(
     r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
     r"|(?P<y2>\d{4})(?P<m2>\d{2})(?P<d2>\d{2})"
     r"|(?P<serial>\d{5})(?:\.0+)?)$"
+)
+_DATETIME = re.compile(
+    r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
+    r"(?:[ T]+(?P<H>\d{1,2})\s*[:时]\s*(?P<M>\d{1,2})(?:\s*[:分]\s*(?P<S>\d{1,2})(?:\.\d+)?)?\s*[分秒]?)?$"
+    r"|^(?P<serial>\d{5}(?:\.\d+)?)$"
 )
 _EXCEL_EPOCH = np.datetime64("1899-12-30")
 _INTEGER = re.compile(r"^[+-]?\d+(?:\.0+)?$")
@@ -97,6 +102,52 @@ def parse_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     out_of_range = dates.notna() & ((dates.dt.year < 1900) | (dates.dt.year > 2100))
     reason[out_of_range] = "date outside 1900-2100"
     return dates.dt.strftime("%Y-%m-%d").where(reason.isna() & dates.notna(), None), reason
+
+
+def parse_datetime(values: pd.Series, timezone: str) -> tuple[pd.Series, pd.Series]:
+    """Local date-times (2023-06-01 09:30, 2023/6/1 9:30:15, 2023年6月1日 9时30分, an
+    Excel serial with a fraction) as ISO text with the zone's offset; a bare date is midnight."""
+    parts = values.str.extract(_DATETIME)
+    has_ymd = parts["y"].notna()
+    text = (
+        parts["y"].where(has_ymd, "1970") + "-" + parts["m"].where(has_ymd, "1").str.zfill(2) + "-"
+        + parts["d"].where(has_ymd, "1").str.zfill(2) + " " + parts["H"].fillna("0").str.zfill(2) + ":"
+        + parts["M"].fillna("0").str.zfill(2) + ":" + parts["S"].fillna("0").str.zfill(2)
+    )
+    stamps = pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    serial = pd.to_numeric(parts["serial"], errors="coerce")
+    from_serial = pd.Series(
+        pd.Timestamp("1899-12-30") + pd.to_timedelta(serial.fillna(0) * 86400, unit="s").dt.round("s"),
+        index=values.index,
+    )
+    stamps = stamps.where(has_ymd, from_serial.where(serial.notna()))
+    reason = pd.Series(None, index=values.index, dtype=object)
+    reason[values.notna() & ~(has_ymd | serial.notna())] = "not a date and time (write it as 2023-06-01 09:30)"
+    reason[values.notna() & (has_ymd | serial.notna()) & stamps.isna()] = "not a real date and time"
+    localised = stamps.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    out = localised.dt.strftime("%Y-%m-%d %H:%M:%S%z")
+    return out.where(reason.isna() & localised.notna(), None), reason
+
+
+def parse_uscc(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Unified Social Credit Codes, validated with stdnum's cn.uscc."""
+    compact = values.str.replace(r"[\s\-]", "", regex=True).str.upper()
+    reasons = []
+    for code in compact.tolist():
+        if not isinstance(code, str):
+            reasons.append(None)
+            continue
+        try:
+            uscc.validate(code)
+            reasons.append(None)
+        except InvalidLength:
+            reasons.append(f"a Unified Social Credit Code has 18 characters, this has {len(code)}")
+        except InvalidChecksum:
+            reasons.append("Unified Social Credit Code check character is wrong (a character was probably mistyped)")
+        except ValidationError:
+            reasons.append("not a valid Unified Social Credit Code (18 characters of digits and capital letters, no I, O, S, V, Z)")
+    reason = pd.Series(reasons, index=values.index, dtype=object)
+    return compact.where(reason.isna()), reason
 
 
 def parse_boolean(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -189,7 +240,7 @@ def parse_chunk(spec: ExtractSpec, chunk: pd.DataFrame, headers: dict[str, str],
         undecodable = raw.str.contains(REPLACEMENT, regex=False)
         text = clean_text(raw)
         cleaned[col.name] = text
-        reason = _parse_column(col, text, out, pseudonymiser)
+        reason = _parse_column(col, text, out, pseudonymiser, spec.timezone)
         if not col.nullable and col.name in headers:
             reason = reason.where(text.notna() | reason.notna(), "required value is empty")
         reason = reason.where(~undecodable, "bytes that are not valid in the file's encoding (UTF-8 or GB18030)")
@@ -202,7 +253,7 @@ def parse_chunk(spec: ExtractSpec, chunk: pd.DataFrame, headers: dict[str, str],
     return ParsedChunk(valid, rejects)
 
 
-def _parse_column(col: Column, text: pd.Series, out: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.Series:
+def _parse_column(col: Column, text: pd.Series, out: pd.DataFrame, pseudonymiser: Pseudonymiser, timezone: str) -> pd.Series:
     if col.type is ColumnType.RESIDENT_ID:
         frame, reason = parse_resident_id(text, pseudonymiser)
         names = [name for name, _ in col.warehouse_columns()]
@@ -213,13 +264,17 @@ def _parse_column(col: Column, text: pd.Series, out: pd.DataFrame, pseudonymiser
     if col.type is ColumnType.TEXT:
         out[col.name] = text
         return pd.Series(None, index=text.index, dtype=object)
-    parser = {
-        ColumnType.INTEGER: parse_integer,
-        ColumnType.DECIMAL: parse_decimal,
-        ColumnType.DATE: parse_date,
-        ColumnType.BOOLEAN: parse_boolean,
-    }[col.type]
-    values, reason = parser(text)
+    if col.type is ColumnType.DATETIME:
+        values, reason = parse_datetime(text, timezone)
+    else:
+        parser = {
+            ColumnType.INTEGER: parse_integer,
+            ColumnType.DECIMAL: parse_decimal,
+            ColumnType.DATE: parse_date,
+            ColumnType.BOOLEAN: parse_boolean,
+            ColumnType.USCC: parse_uscc,
+        }[col.type]
+        values, reason = parser(text)
     out[col.name] = values
     return reason
 

@@ -110,7 +110,7 @@ def detect_encoding(path: Path) -> Encoding:
 class HeaderMap:
     """Where the header row is and which file column feeds which spec column."""
 
-    row_number: int  # 1-based row of the header in the file / sheet
+    row_number: int  # 1-based row of the header's last row in the file / sheet; data follows
     positions: dict[str, int]  # spec column name -> 0-based position in the row
     headers: dict[str, str]  # spec column name -> header text as written in the file
     ignored: tuple[str, ...]
@@ -125,23 +125,51 @@ def _alias_lookup(spec: ExtractSpec) -> dict[str, str]:
     return lookup
 
 
+def _header_cells(rows: list[list[object]], idx: int, header_rows: int) -> list[list[str]]:
+    """Per column, the header texts to try: the cell itself, or for a two-row
+    header the lower cell, the (merged, so forward-filled) group above it, and both joined."""
+    if header_rows == 1:
+        return [[normalise_header(c)] for c in rows[idx]]
+    upper_raw = rows[idx]
+    lower = rows[idx + 1] if idx + 1 < len(rows) else []
+    width = max(len(upper_raw), len(lower))
+    upper: list[str] = []
+    group = ""
+    for pos in range(width):
+        cell = normalise_header(upper_raw[pos]) if pos < len(upper_raw) else ""
+        group = cell or group
+        upper.append(cell if cell else group)
+    cells = []
+    for pos in range(width):
+        low = normalise_header(lower[pos]) if pos < len(lower) else ""
+        own_upper = normalise_header(upper_raw[pos]) if pos < len(upper_raw) else ""
+        if low:
+            cells.append([low, f"{upper[pos]}/{low}", f"{upper[pos]}{low}"])
+        else:
+            # A cell merged over both header rows keeps its text in the upper row.
+            cells.append([own_upper])
+    return cells
+
+
 def map_header(spec: ExtractSpec, rows: list[list[object]], file: str) -> HeaderMap:
     """Find the header among the first rows and map it to the spec.
 
-    The header is the first row naming at least half of the spec's required
-    columns; a required column that is then absent refuses the file.
+    The header is the first row (or pair of rows, for a spec with a two-row
+    header) naming at least half of the spec's required columns; a required
+    column that is then absent refuses the file.
     """
     lookup = _alias_lookup(spec)
     ignored = {normalise_header(h) for h in spec.ignored_headers}
     required = [c.name for c in spec.columns if c.required]
-    best: tuple[int, int] | None = None
-    for idx, row in enumerate(rows[: spec.header_search_rows]):
-        found = {lookup[h] for h in (normalise_header(c) for c in row) if h in lookup}
+    found_at: int | None = None
+    for idx in range(min(spec.header_search_rows, len(rows))):
+        cells = _header_cells(rows, idx, spec.header_rows)
+        found = {lookup[t] for options in cells for t in options if t in lookup}
         score = sum(1 for name in required if name in found)
-        if score * 2 >= len(required) and score > 0:
-            best = (idx, score)
+        if score > 0 and score * 2 >= len(required):
+            found_at = idx
             break
-    if best is None:
+    if found_at is None:
         expected = ", ".join(f"{spec.column(n).aliases[0]!r}" for n in required)
         raise ExtractError(
             f"no header row found in the first {spec.header_search_rows} rows for extract "
@@ -149,43 +177,44 @@ def map_header(spec: ExtractSpec, rows: list[list[object]], file: str) -> Header
             file=file,
             action="Check that this is the right file and that its header row was exported",
         )
-    idx = best[0]
+    last_header_row = found_at + spec.header_rows  # 1-based number of the header's last row
     positions: dict[str, int] = {}
     headers: dict[str, str] = {}
     unknown: list[str] = []
     ignored_seen: list[str] = []
-    for pos, cell in enumerate(rows[idx]):
-        norm = normalise_header(cell)
-        if not norm:
+    for pos, options in enumerate(_header_cells(rows, found_at, spec.header_rows)):
+        options = [t for t in options if t]
+        if not options:
             continue
-        if norm in lookup:
-            name = lookup[norm]
+        shown = options[0]
+        name = next((lookup[t] for t in options if t in lookup), None)
+        if name is not None:
             if name in positions:
                 raise ExtractError(
-                    f"two columns map to {name!r} ({headers[name]!r} and {str(cell)!r})",
+                    f"two columns map to {name!r} ({headers[name]!r} and {shown!r})",
                     file=file,
-                    row=idx + 1,
-                    column=str(cell),
+                    row=last_header_row,
+                    column=shown,
                     action="Remove the duplicate column and re-send the file",
                 )
             positions[name] = pos
-            headers[name] = str(cell).strip()
-        elif norm in ignored:
-            ignored_seen.append(str(cell).strip())
+            headers[name] = shown
+        elif any(t in ignored for t in options):
+            ignored_seen.append(shown)
         else:
-            unknown.append(str(cell).strip())
+            unknown.append(shown)
     for col in spec.columns:
         if col.required and col.name not in positions:
             raise ExtractError(
                 f"required column missing: none of {list(col.aliases)} is in the header",
                 file=file,
-                row=idx + 1,
+                row=last_header_row,
                 column=col.aliases[0],
                 action="Re-export the file with this column (or add its header spelling to the spec)",
             )
     if unknown:
         log.warning("%s: columns not in spec %s are not loaded: %s", file, spec.name, ", ".join(unknown))
-    return HeaderMap(idx + 1, positions, headers, tuple(ignored_seen), tuple(unknown))
+    return HeaderMap(last_header_row, positions, headers, tuple(ignored_seen), tuple(unknown))
 
 
 # --------------------------------------------------------------------------

@@ -21,7 +21,13 @@ class ColumnType(enum.Enum):
     INTEGER = "integer"
     DECIMAL = "numeric"
     DATE = "date"
+    # A date and time of day as written locally; stored as timestamptz in
+    # the spec's time zone.
+    DATETIME = "timestamptz"
     BOOLEAN = "boolean"
+    # A business's Unified Social Credit Code (统一社会信用代码), validated
+    # with stdnum's cn.uscc. Not personal data: kept as delivered (upper case).
+    USCC = "uscc"
     # A citizen's 18-character resident identity number. Never stored: it is
     # validated, then replaced by a keyed pseudonym plus birth year and sex.
     RESIDENT_ID = "resident_id"
@@ -55,6 +61,8 @@ class Column:
                 (f"{stem}_birth_year", "integer"),
                 (f"{stem}_sex", "text"),  # 'male' or 'female'
             ]
+        if self.type is ColumnType.USCC:
+            return [(self.name, "text")]
         return [(self.name, self.type.value)]
 
 
@@ -74,6 +82,11 @@ class ExtractSpec:
     # How many leading rows to search for the header row (exports put titles
     # and notes above it).
     header_search_rows: int = 10
+    # County reports group columns under a merged cell above the header
+    # proper ("救助情况" over 救助日期 / 救助金额): such a header spans 2 rows.
+    header_rows: int = 1
+    # Local time zone of DATETIME columns.
+    timezone: str = "Asia/Shanghai"
     # A file with more rejected rows than this share is refused as a whole:
     # it is more likely the wrong file or a broken export than a few typos.
     max_rejected_fraction: float = 0.2

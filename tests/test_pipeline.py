@@ -74,6 +74,7 @@ def test_run_ends_with_a_readable_kpi_summary(first_run):
     proc, _, _ = first_run
     out = proc.stdout
     assert "govkpi_ingest_hrss: success" in out and "govkpi_warehouse: success" in out
+    assert "培训学员花名册_2023.csv [2023] loaded: 590 rows read, 590 loaded, 0 rejected" in out
     assert "Published KPIs (township, by year):" in out
     assert "91.77" in out and "(524/571)" in out
 

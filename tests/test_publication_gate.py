@@ -35,6 +35,15 @@ def marts_fingerprint(url: str) -> dict[str, str]:
         }
 
 
+_ADULT_BODY = "34012119880808101"
+ADULT_ID = _ADULT_BODY + ric.calc_check_digit(_ADULT_BODY + "0")
+
+
+def adult_id(n: int) -> str:
+    body = f"3401211990020{n}20{n}"
+    return body + ric.calc_check_digit(body + "0")
+
+
 def child_id() -> str:
     """A valid ID number of a child born in 2013 (synthetic)."""
     body = "34012120130405201"
@@ -63,7 +72,8 @@ def test_contract_violation_fails_at_validation_and_keeps_marts(published, fresh
     lines = [
         "序号,姓名,性别,公民身份号码,联系电话,所在村(社区),班级编号,报名日期,是否结业",
         f"1,测试儿童,男,{child_id()},17000000000,杏花村,DG-2023-01,2024/3/1,否",
-    ]
+        f"2,测试成人,男,{ADULT_ID[:-1]}{'1' if ADULT_ID[-1] != '1' else '2'},17000000001,杏花村,DG-2023-01,2024/3/1,否",
+    ] + [f"{n},测试成人{n},女,{adult_id(n)},1700000000{n},漫流村,DG-2023-01,2024/3/1,否" for n in range(3, 8)]
     (folder / "培训学员花名册_2024.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("gb18030"))
 
     proc = run_govkpi(["run", "--extracts", str(landing)], env)
@@ -71,6 +81,9 @@ def test_contract_violation_fails_at_validation_and_keeps_marts(published, fresh
     assert proc.returncode == 1, proc.stdout + proc.stderr
     out = proc.stdout
     assert "govkpi_ingest_hrss: success" in out
+    # The run reports what it quarantined, where, and why.
+    assert "培训学员花名册_2024.csv [2024] loaded: 7 rows read, 6 loaded, 1 rejected" in out
+    assert "quarantined: 培训学员花名册_2024.csv, row 3, column '公民身份号码': check digit is wrong" in out
     assert "govkpi_warehouse: FAILED" in out and "validate_audit" in out
     assert "GateFailed" in out and "age" in out.lower(), out
     assert "previously published marts, if any, are unchanged" in out
