@@ -22,7 +22,7 @@ from govkpi.settings import Settings
 
 log = logging.getLogger(__name__)
 
-INGEST_DAGS = {"hrss": "govkpi_ingest_hrss"}
+INGEST_DAGS = {code: f"govkpi_ingest_{code}" for code in ("hrss", "health", "enforcement")}
 WAREHOUSE_DAG = "govkpi_warehouse"
 
 # Lines of a failed task's log worth showing the user: our own errors say

@@ -21,7 +21,8 @@ from govkpi.transform import build_audit as dbt_build_audit
 from ingestion.errors import GovkpiError
 from ingestion.loader import BatchOutcome, discover, load_batch
 from ingestion.pii import Pseudonymiser
-from ingestion.specs import department
+from ingestion.ddl import ensure_schema
+from ingestion.specs import all_extracts, department
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,16 @@ def load_department(code: str, paths: list[str] | None = None, *, dag_id: str | 
 
 
 def build_audit() -> DbtResult:
+    """dbt build into the audit schema, after making sure every raw table exists.
+
+    A department that has not delivered yet has empty raw tables, so the
+    models over them build (empty) instead of failing on a missing source.
+    """
     settings = load_settings()
-    return dbt_build_audit(settings, settings.require_warehouse_url())
+    url = settings.require_warehouse_url()
+    with psycopg.connect(url, autocommit=True) as conn:
+        ensure_schema(conn, all_extracts())
+    return dbt_build_audit(settings, url)
 
 
 def validate_audit(run_label: str = "") -> int:

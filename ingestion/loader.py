@@ -123,7 +123,8 @@ def discover(landing_dir: Path, department: Department, periods: Iterable[str] |
         )
     wanted = set(periods) if periods is not None else None
     found: list[DeliveredFile] = []
-    for period_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+    # Hidden folders are a generator's or a sync tool's scratch space, not deliveries.
+    for period_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         period = period_dir.name
         if not _PERIOD.match(period):
             raise ExtractError(

@@ -69,7 +69,9 @@ def _scan(path: Path, codec: str) -> tuple[int | None, int]:
             try:
                 text = decoder.decode(block, final=final)
             except UnicodeDecodeError as exc:
-                return offset + exc.start, non_ascii
+                # The valid text before the error, in this block, counts too.
+                before = block[: max(exc.start, 0)].decode(codec, errors="ignore")
+                return offset + exc.start, non_ascii + sum(1 for ch in before if ord(ch) > 127)
             if text and not text.isascii():
                 non_ascii += sum(1 for ch in text if ord(ch) > 127)
             if final:
@@ -274,6 +276,18 @@ def _is_blank(row: list[object]) -> bool:
     return all(c is None or (isinstance(c, str) and not c.strip()) for c in row)
 
 
+def _totals_rows(spec: ExtractSpec, part: pd.DataFrame) -> pd.Series:
+    """Rows of a CSV chunk with a totals marker (合计, 总计, 小计) in any read cell, spaces ignored."""
+    # Cheap screen first: a totals marker contains 计; only those rows are normalised.
+    candidates = pd.Series(False, index=part.index)
+    for column in part.columns:
+        candidates |= part[column].str.contains("计", regex=False)
+    totals = pd.Series(False, index=part.index)
+    for idx in candidates[candidates].index:
+        totals[idx] = _is_totals(spec, part.loc[idx].tolist())
+    return totals
+
+
 def _is_totals(spec: ExtractSpec, row: list[object]) -> bool:
     return any(isinstance(c, str) and _SPACES.sub("", c) in spec.totals_markers for c in row)
 
@@ -355,7 +369,9 @@ def open_csv(spec: ExtractSpec, path: Path) -> OpenedExtract:
             if len(head) >= spec.header_search_rows:
                 break
     header = map_header(spec, head, path.name)
-    usecols = sorted(header.positions.values())
+    # The first column is read too, even when not loaded: that is where a
+    # totals row says 合计 (under 序号).
+    usecols = sorted(set(header.positions.values()) | {0})
 
     def chunks() -> Iterator[pd.DataFrame]:
         reader = pd.read_csv(
@@ -381,8 +397,8 @@ def open_csv(spec: ExtractSpec, path: Path) -> OpenedExtract:
                 frame[col.name] = part[pos] if pos is not None else ""
             frame[ROW_NUMBER] = part.index + first
             cells = frame[list(by_position.values())]
-            blank = (cells == "").all(axis=1)
-            totals = cells.isin(spec.totals_markers).any(axis=1)
+            blank = (cells == "").all(axis=1) & (part[0] == "")
+            totals = _totals_rows(spec, part)
             if totals.any():
                 log.info("%s: rows %s are totals rows, not data; skipped", path.name, frame.loc[totals, ROW_NUMBER].tolist())
             yield frame[~(blank | totals)].reset_index(drop=True)

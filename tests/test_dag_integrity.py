@@ -20,6 +20,11 @@ from airflow.dag_processing.dagbag import DagBag
 start = time.monotonic()
 bag = DagBag(dag_folder=DAGS)
 elapsed = time.monotonic() - start
+def schedule_assets(dag):
+    condition = getattr(dag.timetable, "asset_condition", None)
+    if condition is None:
+        return []
+    return [type(condition).__name__] + sorted(a.name for a in condition.objects)
 out = {"errors": {k: v[-400:] for k, v in bag.import_errors.items()}, "seconds": elapsed, "dags": {}}
 for dag in bag.dags.values():
     out["dags"][dag.dag_id] = {
@@ -29,6 +34,7 @@ for dag in bag.dags.values():
         "owner": dag.owner,
         "max_active_runs": dag.max_active_runs,
         "timetable": type(dag.timetable).__name__,
+        "schedule_assets": schedule_assets(dag),
         "start_date_tz": str(dag.start_date.tzinfo) if dag.start_date else None,
         "tasks": {t.task_id: {"retries": t.retries, "outlets": [getattr(o, "name", str(o)) for o in t.outlets]} for t in dag.tasks},
     }
@@ -58,18 +64,22 @@ def test_dags_parse_and_follow_conventions(tmp_path):
     bag = load_dagbag(tmp_path)
     assert bag["errors"] == {}
     dags = bag["dags"]
-    assert set(dags) == {"govkpi_ingest_hrss", "govkpi_warehouse"}
+    departments = ("hrss", "health", "enforcement")
+    assert set(dags) == {f"govkpi_ingest_{d}" for d in departments} | {"govkpi_warehouse"}
     for dag_id, dag in dags.items():
         assert Path(dag["fileloc"]).stem == dag_id, "one DAG per file, named after its dag_id"
         assert dag["doc_md"] and dag["tags"] and dag["owner"] == "govkpi"
         assert dag["max_active_runs"] == 1
         assert dag["start_date_tz"] not in (None, "None")
-    ingest = dags["govkpi_ingest_hrss"]
-    assert ingest["timetable"] == "CronDataIntervalTimetable"
-    assert ingest["tasks"]["load_extracts"]["outlets"] == ["govkpi_raw_hrss"]
-    assert ingest["tasks"]["load_extracts"]["retries"] >= 2
+    for department in departments:
+        ingest = dags[f"govkpi_ingest_{department}"]
+        assert ingest["timetable"] == "CronDataIntervalTimetable"
+        assert ingest["tasks"]["load_extracts"]["outlets"] == [f"govkpi_raw_{department}"]
+        assert ingest["tasks"]["load_extracts"]["retries"] >= 2
     warehouse = dags["govkpi_warehouse"]
     assert warehouse["timetable"] == "AssetTriggeredTimetable"
+    # Any one department's new data triggers it, not only all of them together.
+    assert warehouse["schedule_assets"] == ["AssetAny"] + sorted(f"govkpi_raw_{d}" for d in departments)
     assert list(warehouse["tasks"]) == ["build_audit", "validate_audit", "publish"]
     assert warehouse["tasks"]["publish"]["outlets"] == ["govkpi_marts"]
     # Parsing must stay cheap: no database or heavy imports at module level.

@@ -75,3 +75,36 @@ def test_pseudonym_is_hmac_sha256(key):
 def test_short_keys_are_refused():
     with pytest.raises(ValueError):
         Pseudonymiser(b"short")
+
+
+def test_local_date_times_in_clerk_styles():
+    from ingestion.parsers import parse_datetime
+
+    values = pd.Series(
+        ["2023-06-01 09:30", "2023/6/1 9:30:15", "2023年6月1日 9时30分", "45078.396875", "2023-06-01", "下午三点"],
+        dtype=object,
+    )
+    stamps, reasons = parse_datetime(values, "Asia/Shanghai")
+    assert stamps.tolist()[:5] == [
+        "2023-06-01 09:30:00+0800",
+        "2023-06-01 09:30:15+0800",
+        "2023-06-01 09:30:00+0800",
+        "2023-06-01 09:31:30+0800",
+        "2023-06-01 00:00:00+0800",
+    ]
+    assert reasons[:5].isna().all() and reasons[5].startswith("not a date and time")
+
+
+def test_unified_social_credit_codes_are_checked_with_stdnum():
+    from stdnum.cn import uscc
+
+    from ingestion.parsers import parse_uscc
+
+    body = "91340121MA2N0PQR1"
+    good = body + uscc.calc_check_digit(body)
+    wrong = body + ("0" if uscc.calc_check_digit(body) != "0" else "1")
+    codes, reasons = parse_uscc(pd.Series([good.lower(), wrong, "9134012", None], dtype=object))
+    assert codes[0] == good and pd.isna(reasons[0])
+    assert "check character is wrong" in reasons[1]
+    assert "18 characters" in reasons[2]
+    assert pd.isna(reasons[3])

@@ -15,7 +15,8 @@ from airflow.sdk import Asset
 # One Asset per department: "new extracts of this department are in raw".
 # The warehouse DAG is scheduled on them instead of sensing ingest tasks.
 RAW_ASSETS: dict[str, Asset] = {
-    "hrss": Asset(name="govkpi_raw_hrss", uri="govkpi://warehouse/raw/hrss", group="govkpi"),
+    code: Asset(name=f"govkpi_raw_{code}", uri=f"govkpi://warehouse/raw/{code}", group="govkpi")
+    for code in ("hrss", "health", "enforcement")
 }
 
 # The published KPI marts, updated by each successful publication.

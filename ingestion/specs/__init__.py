@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from ingestion.spec import Department, ExtractSpec
+from ingestion.specs.enforcement import ENFORCEMENT
+from ingestion.specs.health import HEALTH
 from ingestion.specs.hrss import HRSS
 
-DEPARTMENTS: dict[str, Department] = {d.code: d for d in (HRSS,)}
+DEPARTMENTS: dict[str, Department] = {d.code: d for d in (HRSS, HEALTH, ENFORCEMENT)}
 
 
 def department(code: str) -> Department:
