@@ -184,3 +184,34 @@ def test_quarantine_and_raw_hold_no_resident_id_in_clear(conn):
         texts = [r[0] for r in conn.execute(f"select {columns} from {table}").fetchall() if r[0]]
         assert texts, f"{table} is empty: the earlier tests should have filled it"
         assert not [t for t in texts if resident_ids_in(t)], f"resident ID in clear in {table}"
+
+
+def test_invalid_credit_code_is_quarantined_and_the_rest_loaded(conn, tmp_path):
+    from ingestion.specs import department as department_spec
+
+    enforcement = department_spec("enforcement")
+    source = SAMPLE_DIR / "enforcement" / "2023" / "案件登记台账_2023.csv"
+    lines = source.read_bytes().decode("gb18030").split("\r\n")
+    header = lines[1].split(",")
+    uscc_col = header.index("统一社会信用代码")
+    business_rows = [i for i, line in enumerate(lines[2:], start=2) if line and line.split(",")[uscc_col]]
+    target_index = business_rows[0]
+    cells = lines[target_index].split(",")
+    code = cells[uscc_col]
+    cells[uscc_col] = code[:-1] + ("0" if code[-1] != "0" else "1")
+    lines[target_index] = ",".join(cells)
+    folder = tmp_path / "enforcement" / "2023"
+    folder.mkdir(parents=True)
+    path = folder / "案件登记台账_2023.csv"
+    path.write_bytes("\r\n".join(lines).encode("gb18030"))
+
+    outcome = load_batch(conn, enforcement, discover(tmp_path, enforcement), Pseudonymiser(TEST_KEY.encode()))
+
+    [file] = outcome.files
+    data_rows = sum(1 for line in lines[2:] if line.strip())
+    assert (file.rows_read, file.rows_loaded, file.rows_rejected) == (data_rows, data_rows - 1, 1)
+    [(row, column, reason, record)] = quarantine_for(conn, file.file_id)
+    assert row == target_index + 1 and column == "统一社会信用代码"
+    assert "Unified Social Credit Code check character is wrong" in reason
+    assert record["统一社会信用代码"] == cells[uscc_col]  # a business code is not personal data: kept for review
+    assert f"file {path.name}, row {row}, column '统一社会信用代码'" in outcome.rejects[0]
