@@ -144,17 +144,23 @@ def _report(result) -> bool:
 
 
 def _print_summary(url: str) -> None:
-    rows = fetch_kpis(url, year=None, kpi=None, township_year_only=True)
+    """The latest year's township totals of every KPI, by department (breakdowns: `govkpi kpi`)."""
+    rows = [r for r in fetch_kpis(url, year=None, kpi=None, township_year_only=True) if r["breakdown_member"] is None]
     if not rows:
         _say("\nNo published KPI values.")
         return
-    _say("\nPublished KPIs (township, by year):")
+    latest = max(r["period_start_date"].year for r in rows)
+    rows = [r for r in rows if r["period_start_date"].year == latest]
+    _say(f"\nPublished KPIs, whole township, {latest} (breakdowns and other periods: govkpi kpi --year {latest}):")
     name_width = max(len(r["name_en"]) for r in rows)
-    for r in rows:
-        member = f" [{r['breakdown_dimension']}={r['breakdown_member']}]" if r["breakdown_member"] else ""
+    department = None
+    for r in sorted(rows, key=lambda r: (r["department"], r["kpi_code"])):
+        if r["department"] != department:
+            department = r["department"]
+            _say(f"  [{department}]")
         value = _fmt(r["value"])
-        ratio = f"  ({_fmt(r['numerator'])}/{_fmt(r['denominator'])})" if r["denominator"] is not None else ""
-        _say(f"  {r['period_start_date'].year}  {r['name_en']:<{name_width}}  {value:>8} {r['unit']}{member}{ratio}")
+        ratio = f"  ({_fmt(r['numerator'])} / {_fmt(r['denominator'])})" if r["denominator"] is not None else ""
+        _say(f"    {r['name_en']:<{name_width}}  {value:>10} {r['unit']}{ratio}")
 
 
 def _fmt(value: object) -> str:
@@ -185,7 +191,7 @@ def fetch_kpis(url: str, *, year: int | None, kpi: str | None, township_year_onl
     if township_year_only:
         where.append("v.period_grain = 'year' and v.area_level = 'township'")
     query = f"""
-        select {', '.join('v.' + c for c in KPI_COLUMNS)}, k.name_en, k.name_zh, k.unit
+        select {', '.join('v.' + c for c in KPI_COLUMNS)}, k.name_en, k.name_zh, k.unit, k.department
         from marts.fct_kpi_value v
         join marts.dim_kpi k on k.kpi_code = v.kpi_code
         where {' and '.join(where)}

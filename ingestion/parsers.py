@@ -59,6 +59,30 @@ def clean_text(values: pd.Series) -> pd.Series:
     return out.where(out != "", None)
 
 
+def per_distinct(parser, values: pd.Series, *args) -> tuple[pd.Series, pd.Series]:
+    """Apply a (values, reasons) parser to the distinct values only, then spread the results.
+
+    Extract columns repeat heavily (a year has 365 dates, a township two
+    dozen villages), so parsing each distinct value once and indexing the
+    results back is many times faster on large files; the results are the
+    same as parsing every cell.
+    """
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    if len(uniques) * 2 > len(values):  # mostly distinct: no gain
+        return parser(values, *args)
+    parsed, reason = parser(pd.Series(uniques, dtype=object), *args)
+    parsed_arr = np.append(parsed.astype(object).to_numpy(dtype=object), None)
+    reason_arr = np.append(reason.astype(object).to_numpy(dtype=object), None)
+    return (
+        pd.Series(parsed_arr[codes], index=values.index, dtype=object),
+        pd.Series(reason_arr[codes], index=values.index, dtype=object),
+    )
+
+
+def _clean_with_no_reason(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    return clean_text(values), pd.Series(None, index=values.index, dtype=object)
+
+
 def parse_integer(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = values.str.replace(",", "", regex=False)
     ok = text.str.match(_INTEGER).fillna(True) | text.isna()
@@ -161,30 +185,28 @@ def parse_boolean(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 @functools.lru_cache(maxsize=65536)
-def _ric_components_reason(prefix14: str) -> str | None:
-    """Validate birth date and birth place with stdnum's own rules.
+def _ric_place_reason(region: str, year: str) -> str | None:
+    """stdnum's birth-place rule: the region code must name a county that existed in the birth year.
 
-    They depend only on the first 14 digits (region code and birth date), so
-    the expensive place look-up is done once per region and date rather than
-    once per person. Length, digits and check digit are checked per value.
+    It depends only on the region code and the year, so the costly look-up
+    in stdnum's database (about 300 µs) runs once per pair, not per person.
     """
-    probe = prefix14 + "0000"
     try:
-        ric.get_birth_date(probe)
-    except ValidationError:
-        return "birth date in the ID is not a real date"
-    try:
-        ric.get_birth_place(probe)
+        ric.get_birth_place(f"{region}{year}0101000")
     except ValidationError:
         return "region code in the ID is not a known county for that birth year"
     return None
 
 
-def ric_reason(number: str) -> str | None:
-    """Why a resident ID (already compacted, upper-case) is invalid, or None.
+_BAD_DATE = "birth date in the ID is not a real date"
+_BAD_CHECK = "check digit is wrong (a digit was probably mistyped); correct the ID in the department system"
 
-    Same rules as `stdnum.cn.ric.validate` (length, digits, check digit,
-    birth date, birth place), with a message a clerk can act on.
+
+def ric_reason(number: str) -> str | None:
+    """Why one resident ID (compacted, upper-case) is invalid, or None.
+
+    The rules of `stdnum.cn.ric.validate` (length, digits, check digit, birth
+    date, birth place), each failure with a message a clerk can act on.
     """
     if _SCIENTIFIC.match(number):
         return (
@@ -197,30 +219,76 @@ def ric_reason(number: str) -> str | None:
         return f"an ID has 18 characters, this has {len(number)}"
     if not _RIC_SHAPE.match(number):
         return "an ID is 17 digits and a final digit or X"
-    expected = ric.calc_check_digit(number)
-    if number[-1] != expected:
-        return "check digit is wrong (a digit was probably mistyped); correct the ID in the department system"
-    return _ric_components_reason(number[:14])
+    if number[-1] != ric.calc_check_digit(number):
+        return _BAD_CHECK
+    try:
+        ric.get_birth_date(number)
+    except ValidationError:
+        return _BAD_DATE
+    return _ric_place_reason(number[:6], number[6:10])
+
+
+@functools.lru_cache(maxsize=65536)
+def _birth_date_reason(digits: str) -> str | None:
+    """stdnum's birth-date rule for the 8 digits YYYYMMDD (a real calendar date), memoised per date."""
+    try:
+        ric.get_birth_date(f"000000{digits}0000")
+    except ValidationError:
+        return _BAD_DATE
+    return None
 
 
 def parse_resident_id(values: pd.Series, pseudonymiser: Pseudonymiser) -> tuple[pd.DataFrame, pd.Series]:
     """Validate resident IDs and replace them by pseudonym, birth year and sex.
 
-    The returned frame has no column holding the ID itself.
+    The rules are stdnum's (`ric_reason`); this applies them in one pass per
+    value, with the birth-date and birth-place rules memoised (they depend
+    on few distinct values), because at a million rows every microsecond
+    per value is a second. The returned frame has no column holding the ID.
     """
-    compact = values.str.replace(r"[\s\-]", "", regex=True).str.upper()
-    reasons = [ric_reason(v) if isinstance(v, str) else None for v in compact.tolist()]
-    reason = pd.Series(reasons, index=values.index, dtype=object)
-    ok = compact.notna() & reason.isna()
-    good = compact[ok]
-    pseudonyms = pd.Series(None, index=values.index, dtype=object)
-    pseudonyms[ok] = pseudonymiser.pseudonymise_many(good.tolist())
-    birth_year = pd.Series(pd.NA, index=values.index, dtype="Int64")
-    birth_year[ok] = good.str.slice(6, 10).astype("int64")
-    sex = pd.Series(None, index=values.index, dtype=object)
-    odd = good.str.slice(16, 17).astype("int64") % 2 == 1
-    sex[ok] = np.where(odd, "male", "female")
-    return pd.DataFrame({"pseudonym": pseudonyms, "birth_year": birth_year, "sex": sex}), reason
+    calc = ric.calc_check_digit
+    shape = _RIC_SHAPE.match
+    keep: list[str] = []
+    keep_at: list[int] = []
+    reasons: list[str | None] = []
+    years: list[object] = []
+    sexes: list[object] = []
+    for position, value in enumerate(values.tolist()):
+        if not isinstance(value, str):
+            reasons.append(None)
+            years.append(None)
+            sexes.append(None)
+            continue
+        number = value.upper()
+        if not shape(number):
+            number = re.sub(r"[\s\-]", "", number)
+        if shape(number):
+            if number[-1] != calc(number):
+                reason = _BAD_CHECK
+            else:
+                reason = _birth_date_reason(number[6:14]) or _ric_place_reason(number[:6], number[6:10])
+        else:
+            reason = ric_reason(number)
+        reasons.append(reason)
+        if reason is None:
+            keep.append(number)
+            keep_at.append(position)
+            years.append(int(number[6:10]))
+            sexes.append("male" if int(number[16]) % 2 else "female")
+        else:
+            years.append(None)
+            sexes.append(None)
+    pseudonyms: list[object] = [None] * len(values)
+    for position, pseudonym in zip(keep_at, pseudonymiser.pseudonymise_many(keep)):
+        pseudonyms[position] = pseudonym
+    frame = pd.DataFrame(
+        {
+            "pseudonym": pd.Series(pseudonyms, index=values.index, dtype=object),
+            "birth_year": pd.Series(years, index=values.index, dtype=object),
+            "sex": pd.Series(sexes, index=values.index, dtype=object),
+        }
+    )
+    return frame, pd.Series(reasons, index=values.index, dtype=object)
 
 
 def mask_resident_id(value: object) -> object:
@@ -230,26 +298,36 @@ def mask_resident_id(value: object) -> object:
     return f"<resident ID masked, {len(value.strip())} characters>"
 
 
-def parse_chunk(spec: ExtractSpec, chunk: pd.DataFrame, headers: dict[str, str], pseudonymiser: Pseudonymiser) -> ParsedChunk:
-    """Type every column of a chunk; rows with any rejected cell go to quarantine."""
+def parse_chunk(
+    spec: ExtractSpec,
+    chunk: pd.DataFrame,
+    headers: dict[str, str],
+    pseudonymiser: Pseudonymiser,
+    *,
+    may_hold_undecodable: bool = True,
+) -> ParsedChunk:
+    """Type every column of a chunk; rows with any rejected cell go to quarantine.
+
+    `may_hold_undecodable` is False when the reader decoded the whole file
+    cleanly, which spares searching every cell for replacement characters.
+    """
     out = pd.DataFrame(index=chunk.index)
     reasons: dict[str, pd.Series] = {}
-    cleaned: dict[str, pd.Series] = {}
     for col in spec.columns:
         raw = chunk[col.name]
-        undecodable = raw.str.contains(REPLACEMENT, regex=False)
-        text = clean_text(raw)
-        cleaned[col.name] = text
+        text, _ = per_distinct(_clean_with_no_reason, raw)
         reason = _parse_column(col, text, out, pseudonymiser, spec.timezone)
         if not col.nullable and col.name in headers:
             reason = reason.where(text.notna() | reason.notna(), "required value is empty")
-        reason = reason.where(~undecodable, "bytes that are not valid in the file's encoding (UTF-8 or GB18030)")
+        if may_hold_undecodable:
+            undecodable = raw.str.contains(REPLACEMENT, regex=False).fillna(False).astype(bool)
+            reason = reason.where(~undecodable, "bytes that are not valid in the file's encoding (UTF-8 or GB18030)")
         reasons[col.name] = reason
     reason_frame = pd.DataFrame(reasons)
     rejected = reason_frame.notna().any(axis=1)
     out[ROW_NUMBER] = chunk[ROW_NUMBER]
     valid = out[~rejected]
-    rejects = _rejects(spec, chunk, cleaned, reason_frame[rejected], headers)
+    rejects = _rejects(spec, chunk, reason_frame[rejected], headers)
     return ParsedChunk(valid, rejects)
 
 
@@ -265,7 +343,7 @@ def _parse_column(col: Column, text: pd.Series, out: pd.DataFrame, pseudonymiser
         out[col.name] = text
         return pd.Series(None, index=text.index, dtype=object)
     if col.type is ColumnType.DATETIME:
-        values, reason = parse_datetime(text, timezone)
+        values, reason = per_distinct(parse_datetime, text, timezone)
     else:
         parser = {
             ColumnType.INTEGER: parse_integer,
@@ -274,7 +352,7 @@ def _parse_column(col: Column, text: pd.Series, out: pd.DataFrame, pseudonymiser
             ColumnType.BOOLEAN: parse_boolean,
             ColumnType.USCC: parse_uscc,
         }[col.type]
-        values, reason = parser(text)
+        values, reason = per_distinct(parser, text)
     out[col.name] = values
     return reason
 
@@ -282,7 +360,6 @@ def _parse_column(col: Column, text: pd.Series, out: pd.DataFrame, pseudonymiser
 def _rejects(
     spec: ExtractSpec,
     chunk: pd.DataFrame,
-    cleaned: dict[str, pd.Series],
     reasons: pd.DataFrame,
     headers: dict[str, str],
 ) -> pd.DataFrame:

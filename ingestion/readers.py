@@ -57,11 +57,11 @@ class Encoding:
     first_error_offset: int | None = None
 
 
-def _scan(path: Path, codec: str) -> tuple[int | None, int]:
-    """Decode the whole file incrementally; return (first error offset, non-ASCII chars seen before it)."""
+def _scan(path: Path, codec: str) -> tuple[int | None, bool]:
+    """Decode the whole file incrementally; return (first error offset, whether non-ASCII text came before it)."""
     decoder = codecs.getincrementaldecoder(codec)("strict")
     offset = 0
-    non_ascii = 0
+    non_ascii = False
     with path.open("rb") as fh:
         while True:
             block = fh.read(_BLOCK)
@@ -71,9 +71,8 @@ def _scan(path: Path, codec: str) -> tuple[int | None, int]:
             except UnicodeDecodeError as exc:
                 # The valid text before the error, in this block, counts too.
                 before = block[: max(exc.start, 0)].decode(codec, errors="ignore")
-                return offset + exc.start, non_ascii + sum(1 for ch in before if ord(ch) > 127)
-            if text and not text.isascii():
-                non_ascii += sum(1 for ch in text if ord(ch) > 127)
+                return offset + exc.start, non_ascii or not before.isascii()
+            non_ascii = non_ascii or not text.isascii()
             if final:
                 return None, non_ascii
             offset += len(block)
@@ -97,7 +96,7 @@ def detect_encoding(path: Path) -> Encoding:
     err, non_ascii = _scan(path, "utf-8")
     if err is None:
         return Encoding("utf-8", "utf-8")
-    if non_ascii > 0:
+    if non_ascii:
         return Encoding("utf-8", "utf-8", err)
     gb_err, _ = _scan(path, "gb18030")
     return Encoding("gb18030", "gb18030", gb_err)
@@ -232,6 +231,8 @@ class OpenedExtract:
     encoding: str
     header: HeaderMap
     chunks: Iterator[pd.DataFrame]
+    # False when every byte decoded cleanly: no cell can hold U+FFFD from damage.
+    may_hold_undecodable: bool = True
 
 
 def _frame(spec: ExtractSpec, header: HeaderMap, rows: list[list[object]], numbers: list[int]) -> pd.DataFrame:
@@ -277,11 +278,14 @@ def _is_blank(row: list[object]) -> bool:
 
 
 def _totals_rows(spec: ExtractSpec, part: pd.DataFrame) -> pd.Series:
-    """Rows of a CSV chunk with a totals marker (合计, 总计, 小计) in any read cell, spaces ignored."""
-    # Cheap screen first: a totals marker contains 计; only those rows are normalised.
+    """Rows of a CSV chunk with a totals marker (合计, 总计, 小计) in any read cell, spaces ignored.
+
+    A totals row leaves cells empty (it has no ID, no name), so only rows
+    with an empty cell are examined: on a clean million-row file, none.
+    """
     candidates = pd.Series(False, index=part.index)
     for column in part.columns:
-        candidates |= part[column].str.contains("计", regex=False)
+        candidates |= part[column] == ""
     totals = pd.Series(False, index=part.index)
     for idx in candidates[candidates].index:
         totals[idx] = _is_totals(spec, part.loc[idx].tolist())
@@ -344,7 +348,7 @@ def open_xlsx(spec: ExtractSpec, path: Path) -> OpenedExtract:
             yield number, list(row)
         workbook.close()
 
-    return OpenedExtract(path, "xlsx", header, _filtered_chunks(spec, header, numbered(), path.name))
+    return OpenedExtract(path, "xlsx", header, _filtered_chunks(spec, header, numbered(), path.name), False)
 
 
 def open_csv(spec: ExtractSpec, path: Path) -> OpenedExtract:
@@ -403,7 +407,7 @@ def open_csv(spec: ExtractSpec, path: Path) -> OpenedExtract:
                 log.info("%s: rows %s are totals rows, not data; skipped", path.name, frame.loc[totals, ROW_NUMBER].tolist())
             yield frame[~(blank | totals)].reset_index(drop=True)
 
-    return OpenedExtract(path, encoding.label, header, chunks())
+    return OpenedExtract(path, encoding.label, header, chunks(), encoding.first_error_offset is not None)
 
 
 def _parsed_or_refused(reader: Iterator[pd.DataFrame], file: str, header_row: int) -> Iterator[pd.DataFrame]:

@@ -215,3 +215,20 @@ def test_invalid_credit_code_is_quarantined_and_the_rest_loaded(conn, tmp_path):
     assert "Unified Social Credit Code check character is wrong" in reason
     assert record["统一社会信用代码"] == cells[uscc_col]  # a business code is not personal data: kept for review
     assert f"file {path.name}, row {row}, column '统一社会信用代码'" in outcome.rejects[0]
+
+
+def test_repeated_key_in_a_file_keeps_the_first_row_and_quarantines_the_repeat(conn, tmp_path):
+    lines = roster_lines(8)
+    lines.append(lines[3].replace(lines[3].split(",")[0] + ",", "99,", 1))  # row 4's person and class again
+    path = write_roster(tmp_path, lines, name="培训学员花名册_2023_重复.csv")
+
+    outcome = load(conn, tmp_path)
+
+    [file] = outcome.files
+    assert (file.rows_read, file.rows_loaded, file.rows_rejected) == (9, 8, 1)
+    assert raw_rows(conn, file.file_id) == 8
+    [(row, column, reason, record)] = quarantine_for(conn, file.file_id)
+    assert row == 11 and column == "班级编号, 公民身份号码"
+    assert reason == "same key (班级编号, 公民身份号码) as row 4; the first row was kept"
+    assert not resident_ids_in(json.dumps(record, ensure_ascii=False))
+    assert any(path.name in line and "row 11" in line for line in outcome.rejects)

@@ -75,8 +75,10 @@ def test_run_ends_with_a_readable_kpi_summary(first_run):
     out = proc.stdout
     assert "govkpi_ingest_hrss: success" in out and "govkpi_warehouse: success" in out
     assert "培训学员花名册_2023.csv [2023] loaded: 590 rows read, 590 loaded, 0 rejected" in out
-    assert "Published KPIs (township, by year):" in out
-    assert "91.77" in out and "(524/571)" in out
+    assert "Published KPIs, whole township, 2023" in out
+    assert "91.77" in out and "(524 / 571)" in out
+    for department in ("[hrss]", "[health]", "[enforcement]"):
+        assert department in out
 
 
 def test_published_2023_figures_match_the_seed_document(first_run):
@@ -97,6 +99,40 @@ def test_published_2023_figures_match_the_seed_document(first_run):
             assert row["breakdown_dimension"] == "trade"
     rate = township_year(rows, "hrss_certificate_rate_pct")
     assert (rate["numerator"], rate["denominator"]) == (524, 571)
+
+
+def test_health_and_enforcement_figures_match_the_seed_document(first_run):
+    _, rows, _ = first_run
+    for code, value in {
+        "health_open_beds": 95,
+        "health_wards": 48,
+        "enf_officers": 32,
+        "enf_squads": 3,
+        "enf_domains": 4,
+    }.items():
+        assert township_year(rows, code)["value"] == value, code
+
+    def month(code: str, start: str) -> float:
+        [row] = [
+            r for r in rows
+            if r["kpi_code"] == code and r["period_grain"] == "month" and r["period_start_date"] == start
+            and r["area_level"] == "township" and r["breakdown_member"] is None
+        ]
+        return row["value"]
+
+    # The new site opened in June 2023; the old site's register is May's figure.
+    assert month("health_open_beds", "2023-06-01") == 95
+    assert month("health_wards", "2023-06-01") == 48
+    assert month("health_open_beds", "2023-05-01") == 42
+    assert month("health_wards", "2023-05-01") == 20
+
+
+def test_every_defined_kpi_is_published(first_run, fresh_db):
+    _, rows, _ = first_run
+    with psycopg.connect(fresh_db) as conn:
+        defined = {r[0] for r in conn.execute("select kpi_code from marts.dim_kpi").fetchall()}
+    assert len(defined) == 25
+    assert defined == {r["kpi_code"] for r in rows}
 
 
 def test_json_rows_have_exactly_the_contract_columns(first_run):

@@ -10,7 +10,9 @@
 
     The cross join repeats each event once per grain; grouping sets then
     count, in one pass, village x member, village total, township x member
-    and township total.
+    and township total. An event placed at the township itself (a
+    township-only measure) counts in the township rows and gives no village
+    row.
 -#}
 with
 
@@ -93,8 +95,10 @@ counted as (
     from grouped
     -- a measure without a breakdown has a null breakdown_dimension, so its
     -- "per member" grouping sets only repeat the totals: keep the totals
-    where is_breakdown_rolled_up <> 0
-        or breakdown_dimension is not null
+    where (is_breakdown_rolled_up <> 0 or breakdown_dimension is not null)
+        -- events placed at the township itself (a township-only measure)
+        -- have no village
+        and (is_area_rolled_up = 1 or area_code is distinct from '{{ var("township_area_code") }}')
 
 )
 

@@ -1,27 +1,29 @@
 {#-
     The KPI contract: one row per KPI x period grain x period x area x
-    breakdown member (null breakdown = the total). Counts come from
-    int_kpi_measures_counted, rates from int_kpi_rates_calculated; nothing
-    is recomputed or re-aggregated here.
+    breakdown member (null breakdown = the total). Measure values come from
+    int_kpi_measure_values_unioned (distinct counts, sums, medians and
+    as-of-period-end snapshots), ratios (rates in percent and averages) from
+    int_kpi_ratios_calculated; nothing is recomputed or re-aggregated here.
 -#}
 with
 
-measure_counts as (
+measure_values as (
 
     select
         measure_code,
+        aggregation,
         period_grain,
         period_start_date,
         area_level,
         area_code,
         breakdown_dimension,
         breakdown_member,
-        distinct_count
-    from {{ ref('int_kpi_measures_counted') }}
+        measure_value
+    from {{ ref('int_kpi_measure_values_unioned') }}
 
 ),
 
-rates as (
+ratios as (
 
     select
         kpi_code,
@@ -33,8 +35,8 @@ rates as (
         breakdown_member,
         numerator,
         denominator,
-        rate_pct
-    from {{ ref('int_kpi_rates_calculated') }}
+        ratio_value
+    from {{ ref('int_kpi_ratios_calculated') }}
 
 ),
 
@@ -45,28 +47,32 @@ kpis as (
 
 ),
 
--- a count KPI is its own numerator and has no denominator; measures that
--- only feed rates (no row in dim_kpi) are not published on their own
-count_values as (
+-- a count, sum or snapshot KPI is its own numerator and has no
+-- denominator; a median is neither a numerator nor a denominator of
+-- anything, so both are null. Measures that only feed ratios (no row in
+-- dim_kpi) are not published on their own.
+measure_kpi_values as (
 
     select
-        measure_code as kpi_code,
-        period_grain,
-        period_start_date,
-        area_level,
-        area_code,
-        breakdown_dimension,
-        breakdown_member,
-        cast(distinct_count as numeric) as value,
-        cast(distinct_count as numeric) as numerator,
+        measure_values.measure_code as kpi_code,
+        measure_values.period_grain,
+        measure_values.period_start_date,
+        measure_values.area_level,
+        measure_values.area_code,
+        measure_values.breakdown_dimension,
+        measure_values.breakdown_member,
+        measure_values.measure_value as value,
+        case
+            when measure_values.aggregation <> 'median' then measure_values.measure_value
+        end as numerator,
         cast(null as numeric) as denominator
-    from measure_counts
+    from measure_values
     inner join kpis
-        on measure_counts.measure_code = kpis.kpi_code
+        on measure_values.measure_code = kpis.kpi_code
 
 ),
 
-rate_values as (
+ratio_kpi_values as (
 
     select
         kpi_code,
@@ -76,10 +82,10 @@ rate_values as (
         area_code,
         breakdown_dimension,
         breakdown_member,
-        rate_pct as value,
+        ratio_value as value,
         numerator,
         denominator
-    from rates
+    from ratios
 
 ),
 
@@ -96,7 +102,7 @@ kpi_values as (
         value,
         numerator,
         denominator
-    from count_values
+    from measure_kpi_values
 
     union all
 
@@ -111,7 +117,7 @@ kpi_values as (
         value,
         numerator,
         denominator
-    from rate_values
+    from ratio_kpi_values
 
 )
 

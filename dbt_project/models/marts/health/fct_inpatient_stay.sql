@@ -1,0 +1,58 @@
+with
+
+admissions as (
+
+    select
+        admission_id,
+        patient_id,
+        village_name_zh,
+        care_department_name_zh,
+        admitted_date,
+        discharged_date,
+        batch_id,
+        source_file_id,
+        source_row_number
+    from {{ ref('stg_health__admissions') }}
+
+),
+
+village_areas as (
+
+    select
+        area_key,
+        name_zh
+    from {{ ref('dim_area') }}
+    where area_level = 'village'
+
+),
+
+care_departments as (
+
+    select
+        care_department_key,
+        name_zh
+    from {{ ref('dim_care_department') }}
+
+)
+
+select
+    {{ surrogate_key(['admissions.admission_id']) }} as stay_key,
+    admissions.admission_id,
+    {{ surrogate_key(['admissions.patient_id']) }} as person_key,
+    -- the patient's village of residence
+    village_areas.area_key,
+    care_departments.care_department_key,
+    admissions.admitted_date,
+    admissions.discharged_date,
+    -- nights in hospital: the stay holds a bed from the admission day
+    -- (inclusive) to the discharge day (exclusive), as in the bed-days of
+    -- the occupancy rate; null while the patient is still in
+    admissions.discharged_date - admissions.admitted_date as length_of_stay_days,
+    admissions.batch_id,
+    admissions.source_file_id,
+    admissions.source_row_number
+from admissions
+left join village_areas
+    on admissions.village_name_zh = village_areas.name_zh
+left join care_departments
+    on admissions.care_department_name_zh = care_departments.name_zh
