@@ -4,6 +4,8 @@
 Runs when any department's raw Asset is updated, and publishes all
 departments together.
 
+0. `validate_raw`: the manifest is reconciled with the raw tables (a row lost
+   or doubled behind the loader's back fails here, named as such).
 1. `build_audit`: `dbt build` (seeds, models, data tests, unit tests) into the
    write-audit-publish candidate schema `marts_audit`.
 2. `validate_audit`: the Great Expectations gate (`expectations/`) checks the
@@ -37,7 +39,15 @@ from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS, fail_fast
 )
 def govkpi_warehouse():
     @task
-    def build_audit() -> str:
+    def validate_raw(**context) -> int:
+        """Manifest vs raw, before anything is built from raw."""
+        from govkpi.pipeline import validate_raw as validate
+
+        with fail_fast():
+            return validate(run_label=context["run_id"])
+
+    @task
+    def build_audit(raw_validation_run_id: int) -> str:
         """dbt build into marts_audit; a failed model or test fails here, naming it."""
         from govkpi.pipeline import build_audit as build
 
@@ -65,7 +75,7 @@ def govkpi_warehouse():
                 run_id=context["run_id"],
             ).publication_id
 
-    invocation = build_audit()
+    invocation = build_audit(validate_raw())
     publish(validate_audit(invocation), invocation)
 
 

@@ -34,7 +34,7 @@ from psycopg.types.json import Jsonb
 
 from expectations import DEFAULT_CANDIDATE_SCHEMA
 from expectations.errors import GateError
-from expectations.suites import SUITE_MODULES
+from expectations.suites import RAW_SUITE_MODULES, SUITE_MODULES
 from expectations.suites._checks import Relation, checked_identifier
 
 logger = logging.getLogger(__name__)
@@ -53,8 +53,14 @@ create table if not exists audit.validation_run (
     started_at timestamptz not null default now(),
     finished_at timestamptz,
     success boolean,
-    gx_version text
+    gx_version text,
+    -- 'raw': the loader's tables only, before a build; 'full': the candidate
+    -- build too. Only a passing 'full' run can be published.
+    scope text not null default 'full' check (scope in ('raw', 'full'))
 );
+
+alter table audit.validation_run
+    add column if not exists scope text not null default 'full' check (scope in ('raw', 'full'));
 
 create table if not exists audit.validation_result (
     validation_result_id bigint generated always as identity primary key,
@@ -158,6 +164,7 @@ def run_gate(
     candidate_schema: str = DEFAULT_CANDIDATE_SCHEMA,
     run_label: str = "",
     results_dir: pathlib.Path | None = None,
+    raw_only: bool = False,
 ) -> GateResult:
     """Validate the audit build in `candidate_schema` and store the outcome in the warehouse.
 
@@ -166,8 +173,10 @@ def run_gate(
     URL, unreachable server, audit build missing a table, unwritable
     `results_dir`); a run that ran and found failures does not raise.
     If `results_dir` is given, each suite's full GX validation result is
-    written there as JSON as well.
+    written there as JSON as well. With `raw_only`, only the suites over the
+    loader's tables run (manifest vs raw): the check made before dbt builds.
     """
+    modules = RAW_SUITE_MODULES if raw_only else SUITE_MODULES
     candidate_schema = checked_identifier(candidate_schema)
     sqlalchemy_url = to_sqlalchemy_url(warehouse_url)
     shown_url = _redacted(sqlalchemy_url)
@@ -180,11 +189,13 @@ def run_gate(
     started = time.perf_counter()
     logger.info("validating the audit build in schema %s of %s", candidate_schema, shown_url)
     with _connect(_libpq_url(warehouse_url), shown_url) as conn:
-        _require_relations(conn, candidate_schema)
+        _require_relations(conn, candidate_schema, modules)
         _ensure_results_tables(conn)
-        run_id = _start_run(conn, run_label=run_label, candidate_schema=candidate_schema)
+        run_id = _start_run(
+            conn, run_label=run_label, candidate_schema=candidate_schema, scope="raw" if raw_only else "full"
+        )
         try:
-            outcomes = _validate_all(sqlalchemy_url, candidate_schema, run_id=run_id, results_dir=results_dir)
+            outcomes = _validate_all(sqlalchemy_url, candidate_schema, modules, run_id=run_id, results_dir=results_dir)
         except BaseException:
             _finish_run(conn, run_id, success=False)
             raise
@@ -223,20 +234,20 @@ def _connect(libpq_url: str, shown_url: str) -> psycopg.Connection:
         raise GateError(f"the warehouse URL {shown_url} is not a valid connection string: {exc}") from None
 
 
-def _all_relations(candidate_schema: str) -> list[str]:
+def _all_relations(candidate_schema: str, modules: tuple[ModuleType, ...]) -> list[str]:
     seen: dict[str, None] = {}
-    for module in SUITE_MODULES:
+    for module in modules:
         relations: tuple[Relation, ...] = (module.RELATION, *module.READS)
         for relation in relations:
             seen[relation.qualified(candidate_schema)] = None
     return list(seen)
 
 
-def _require_relations(conn: psycopg.Connection, candidate_schema: str) -> None:
+def _require_relations(conn: psycopg.Connection, candidate_schema: str, modules: tuple[ModuleType, ...]) -> None:
     """Fail early, naming every missing table, rather than with one failed check per table."""
     missing = [
         name
-        for name in _all_relations(candidate_schema)
+        for name in _all_relations(candidate_schema, modules)
         if conn.execute("select to_regclass(%s)", (name,)).fetchone()[0] is None  # type: ignore[index]
     ]
     if missing:
@@ -254,14 +265,14 @@ def _ensure_results_tables(conn: psycopg.Connection) -> None:
         conn.execute(RESULTS_DDL)
 
 
-def _start_run(conn: psycopg.Connection, *, run_label: str, candidate_schema: str) -> int:
+def _start_run(conn: psycopg.Connection, *, run_label: str, candidate_schema: str, scope: str) -> int:
     row = conn.execute(
         """
-        insert into audit.validation_run (run_label, candidate_schema, gx_version)
-        values (%s, %s, %s)
+        insert into audit.validation_run (run_label, candidate_schema, gx_version, scope)
+        values (%s, %s, %s, %s)
         returning validation_run_id
         """,
-        (run_label, candidate_schema, gx.__version__),
+        (run_label, candidate_schema, gx.__version__, scope),
     ).fetchone()
     assert row is not None
     return int(row[0])
@@ -303,6 +314,7 @@ def _store_outcomes(conn: psycopg.Connection, run_id: int, outcomes: list[_Outco
 def _validate_all(
     sqlalchemy_url: str,
     candidate_schema: str,
+    modules: tuple[ModuleType, ...],
     *,
     run_id: int,
     results_dir: pathlib.Path | None,
@@ -318,7 +330,7 @@ def _validate_all(
         datasource = context.data_sources.add_sql(name="warehouse", connection_string=sqlalchemy_url)
     outcomes: list[_Outcome] = []
     try:
-        for module in SUITE_MODULES:
+        for module in modules:
             outcomes += _validate_suite(context, datasource, module, candidate_schema, run_id, results_dir)
     finally:
         # The engines would otherwise keep pooled connections open until

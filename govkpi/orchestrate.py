@@ -124,7 +124,7 @@ def _last_run(settings: Settings, dag_id: str) -> tuple[str, str, list[str]]:
         failed = [
             r[0]
             for r in conn.execute(
-                "select task_id from task_instance where dag_id = ? and run_id = ? and state in ('failed', 'upstream_failed') order by task_id",
+                "select task_id from task_instance where dag_id = ? and run_id = ? and state = 'failed' order by task_id",
                 (dag_id, row[0]),
             ).fetchall()
         ]

@@ -75,10 +75,10 @@ def publish(
         # One publisher at a time; a second waits and then publishes its own build.
         conn.execute("select pg_advisory_xact_lock(hashtext('govkpi.publish'))")
         passed = conn.execute(
-            "select success, candidate_schema from audit.validation_run where validation_run_id = %s",
+            "select success, candidate_schema, scope from audit.validation_run where validation_run_id = %s",
             (validation_run_id,),
         ).fetchone()
-        if passed is None or not passed[0] or passed[1] != candidate:
+        if passed is None or not passed[0] or passed[1] != candidate or passed[2] != "full":
             raise PublishRefused(
                 f"validation run {validation_run_id} did not pass for schema {candidate}; "
                 "nothing was published and the previous publication stays in place"

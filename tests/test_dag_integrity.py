@@ -80,7 +80,7 @@ def test_dags_parse_and_follow_conventions(tmp_path):
     assert warehouse["timetable"] == "AssetTriggeredTimetable"
     # Any one department's new data triggers it, not only all of them together.
     assert warehouse["schedule_assets"] == ["AssetAny"] + sorted(f"govkpi_raw_{d}" for d in departments)
-    assert list(warehouse["tasks"]) == ["build_audit", "validate_audit", "publish"]
+    assert list(warehouse["tasks"]) == ["validate_raw", "build_audit", "validate_audit", "publish"]
     assert warehouse["tasks"]["publish"]["outlets"] == ["govkpi_marts"]
     # Parsing must stay cheap: no database or heavy imports at module level.
     assert bag["seconds"] < 10

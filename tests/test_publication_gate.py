@@ -84,7 +84,7 @@ def test_contract_violation_fails_at_validation_and_keeps_marts(published, fresh
     # The run reports what it quarantined, where, and why.
     assert "培训学员花名册_2024.csv [2024] loaded: 7 rows read, 6 loaded, 1 rejected" in out
     assert "quarantined: 培训学员花名册_2024.csv, row 3, column '公民身份号码': check digit is wrong" in out
-    assert "govkpi_warehouse: FAILED" in out and "validate_audit" in out
+    assert "govkpi_warehouse: FAILED; failed tasks: validate_audit" in out
     assert "GateFailed" in out and "age" in out.lower(), out
     assert "previously published marts, if any, are unchanged" in out
     assert marts_fingerprint(fresh_db) == before
@@ -119,6 +119,6 @@ def test_failing_dbt_test_stops_before_validation(published, fresh_db):
     proc = run_govkpi(["run", "--extracts", str(landing)], env)
 
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "govkpi_warehouse: FAILED" in proc.stdout and "build_audit" in proc.stdout
+    assert "govkpi_warehouse: FAILED; failed tasks: build_audit" in proc.stdout
     assert "DbtFailed" in proc.stdout
     assert marts_fingerprint(fresh_db) == before

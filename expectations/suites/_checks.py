@@ -116,12 +116,46 @@ def unexpected_rows(*, check: str, expected: str, relation: str, query: str) -> 
     )
 
 
-def row_floor(*, table: str, relation: str, min_rows: int = 1) -> Expectation:
-    """The relation is not empty: an audit build without rows must never be published."""
-    return named(
-        gx.expectations.ExpectTableRowCountToBeBetween,
+def department_has_current_files_sql(department: str) -> str:
+    """A condition true when the manifest holds a current file of `department`."""
+    return (
+        f"exists (select 1 from {MANIFEST.qualified()} "
+        f"where department = {sql_literal(department)} "
+        "and status = 'loaded' and superseded_by_file_id is null)"
+    )
+
+
+def row_floor(*, table: str, relation: str, department: str | None = None, min_rows: int = 1) -> Expectation:
+    """The relation is not empty: an audit build without rows must never be published.
+
+    With `department`, the floor holds only once that department has a
+    current file in the load manifest: a department that has not delivered
+    yet leaves its facts empty, and that alone must not block publishing
+    the others. The floor then still catches a department that delivered
+    some extracts but whose fact came out empty (an extract never arrived,
+    or the model dropped every row), which per-file reconciliation cannot
+    see when there is no file to reconcile.
+    """
+    if department is None:
+        return named(
+            gx.expectations.ExpectTableRowCountToBeBetween,
+            check=f"contract: {table} has rows",
+            expected=f"at least {min_rows} row(s) in {relation}",
+            relation=relation,
+            min_value=min_rows,
+        )
+    query = f"""
+        select count(*) as mart_rows
+        from {{batch}}
+        having count(*) < {int(min_rows)}
+           and {department_has_current_files_sql(department)}
+    """
+    return unexpected_rows(
         check=f"contract: {table} has rows",
-        expected=f"at least {min_rows} row(s) in {relation}",
+        expected=(
+            f"at least {min_rows} row(s) in {relation} once department {department!r} "
+            "has a current file in the load manifest"
+        ),
         relation=relation,
-        min_value=min_rows,
+        query=query,
     )

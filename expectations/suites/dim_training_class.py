@@ -8,8 +8,7 @@ from __future__ import annotations
 import great_expectations as gx
 
 from expectations.suites._checks import candidate
-from expectations.suites._reconciliation import dimension_reconciliation
-from ingestion.specs.hrss import TRAINING_CLASS
+from expectations.suites._reconciliation import reconciliation
 
 RELATION = candidate("dim_training_class")
 READS = ()
@@ -19,5 +18,5 @@ def build_suite(candidate_schema: str) -> gx.ExpectationSuite:
     """Reconciliation with `raw.hrss_training_class`."""
     return gx.ExpectationSuite(
         name=RELATION.table,
-        expectations=dimension_reconciliation(TRAINING_CLASS, RELATION.qualified(candidate_schema)),
+        expectations=reconciliation(RELATION.table, RELATION.qualified(candidate_schema)),
     )

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import great_expectations as gx
 
-from expectations.suites._checks import candidate, row_floor
-from expectations.suites._reconciliation import fact_reconciliation
-from ingestion.specs.hrss import CERTIFICATE
+from expectations.suites._checks import candidate
+from expectations.suites._reconciliation import delivered_row_floor, reconciliation
 
 RELATION = candidate("fct_certificate")
 READS = ()
@@ -21,7 +20,7 @@ def build_suite(candidate_schema: str) -> gx.ExpectationSuite:
     return gx.ExpectationSuite(
         name=RELATION.table,
         expectations=[
-            row_floor(table=RELATION.table, relation=fact),
-            *fact_reconciliation(CERTIFICATE, fact),
+            delivered_row_floor(RELATION.table, fact),
+            *reconciliation(RELATION.table, fact),
         ],
     )

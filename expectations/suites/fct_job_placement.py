@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import great_expectations as gx
 
-from expectations.suites._checks import candidate, named, row_floor
-from expectations.suites._reconciliation import fact_reconciliation
-from ingestion.specs.hrss import PLACEMENT
+from expectations.suites._checks import candidate, named
+from expectations.suites._reconciliation import delivered_row_floor, reconciliation
 
 RELATION = candidate("fct_job_placement")
 READS = ()
@@ -31,8 +30,8 @@ def build_suite(candidate_schema: str) -> gx.ExpectationSuite:
     return gx.ExpectationSuite(
         name=RELATION.table,
         expectations=[
-            row_floor(table=RELATION.table, relation=fact),
-            *fact_reconciliation(PLACEMENT, fact),
+            delivered_row_floor(RELATION.table, fact),
+            *reconciliation(RELATION.table, fact),
             named(
                 gx.expectations.ExpectColumnValuesToBeBetween,
                 check="contract: monthly wage range",

@@ -2,20 +2,33 @@
 
 The published numbers themselves. The formulas are dbt's to test (unit
 tests in the models' YAML); this suite checks what any correct formula must
-satisfy: every KPI is published, values are in range, a township figure is
-never smaller than one of its villages', and periods start where their
-grain starts.
+satisfy: every KPI of a department that has delivered is published, values
+are in range, a township figure is never smaller than one of its villages',
+periods start where their grain starts, stock figures taken at the end of a
+period exist for the township only, and money KPIs add up to their facts
+(the marts-vs-KPI half of the reconciliation totals in `_reconciliation`).
 """
 
 from __future__ import annotations
 
 import great_expectations as gx
+from great_expectations.expectations.expectation import Expectation
 
-from expectations.suites._checks import candidate, named, row_floor, unexpected_rows
+from expectations.suites._checks import (
+    MANIFEST,
+    Relation,
+    candidate,
+    named,
+    row_floor,
+    sql_literal,
+    unexpected_rows,
+)
+from expectations.suites._reconciliation import AMOUNT_TOTALS, marts_vs_kpi_total
 
 RELATION = candidate("fct_kpi_value")
 DIM_KPI = candidate("dim_kpi")
-READS = (DIM_KPI,)
+DIM_SQUAD = candidate("dim_squad")
+READS = (DIM_KPI, DIM_SQUAD, *(candidate(total.table) for total in AMOUNT_TOTALS))
 
 # Units whose values are counts of things (classes, certificates) or of
 # people: a count over the whole township can never be smaller than over
@@ -29,21 +42,43 @@ COUNT_UNITS = ("count", "person")
 # person can earn two.
 SHARE_KPIS = ("hrss_placement_rate_pct",)
 
+# Stocks counted as of the last day of the period (beds and wards open,
+# officers and squads on duty). Beds and officers belong to the health
+# centre and the brigade, not to a village, so these exist for the
+# township only; a village row means a formula spread them by area.
+AS_OF_PERIOD_END_KPIS = ("health_open_beds", "health_wards", "enf_officers", "enf_squads")
+
+# KPIs counting members of a dimension: they can never exceed its rows.
+DIMENSION_COUNT_KPIS = (("enf_squads", DIM_SQUAD),)
+
 
 def build_suite(candidate_schema: str) -> gx.ExpectationSuite:
-    """Coverage, range, township-vs-village and period-start checks on the KPI values."""
+    """Coverage, range, township-vs-village, period-start, as-of-period-end and money-total checks."""
     fact = RELATION.qualified(candidate_schema)
     dim_kpi = DIM_KPI.qualified(candidate_schema)
+    as_of_kpis = ", ".join(sql_literal(code) for code in AS_OF_PERIOD_END_KPIS)
     count_units = ", ".join(f"'{unit}'" for unit in COUNT_UNITS)
     share_kpis = ", ".join(f"'{code}'" for code in SHARE_KPIS)
 
+    # Only KPIs of departments with a current file in the manifest: a
+    # department that has not delivered has nothing to publish yet.
     missing_kpis = f"""
         select k.kpi_code, k.department
         from {dim_kpi} as k
         left join (select distinct v.kpi_code from {{batch}} as v) as published
             on published.kpi_code = k.kpi_code
         where published.kpi_code is null
+          and k.department in (
+              select m.department from {MANIFEST.qualified()} as m
+              where m.status = 'loaded' and m.superseded_by_file_id is null
+          )
         order by k.kpi_code
+    """
+    as_of_below_township = f"""
+        select kpi_code, period_grain, period_start_date, area_level, area_code, value
+        from {{batch}}
+        where kpi_code in ({as_of_kpis}) and area_level is distinct from 'township'
+        order by kpi_code, period_start_date, area_code
     """
     pct_out_of_range = f"""
         select v.kpi_code, v.period_grain, v.period_start_date, v.area_code,
@@ -96,7 +131,10 @@ def build_suite(candidate_schema: str) -> gx.ExpectationSuite:
             row_floor(table=RELATION.table, relation=fact),
             unexpected_rows(
                 check="contract: every KPI is published",
-                expected=f"at least one {fact} row for every kpi_code in {dim_kpi}",
+                expected=(
+                    f"at least one {fact} row for every kpi_code in {dim_kpi} whose department "
+                    "has a current file in the load manifest"
+                ),
                 relation=fact,
                 query=missing_kpis,
             ),
@@ -131,5 +169,39 @@ def build_suite(candidate_schema: str) -> gx.ExpectationSuite:
                 relation=fact,
                 query=period_not_at_start,
             ),
+            unexpected_rows(
+                check="contract: as-of-period-end KPIs for the township only",
+                expected=(
+                    "the stocks counted at the end of a period (" + ", ".join(AS_OF_PERIOD_END_KPIS) + ") "
+                    "only at area_level 'township'"
+                ),
+                relation=fact,
+                query=as_of_below_township,
+            ),
+            *(_at_most_dimension_rows(code, dimension, fact, candidate_schema) for code, dimension in DIMENSION_COUNT_KPIS),
+            *(
+                marts_vs_kpi_total(total, fact, candidate(total.table).qualified(candidate_schema))
+                for total in AMOUNT_TOTALS
+            ),
         ],
+    )
+
+
+def _at_most_dimension_rows(kpi_code: str, dimension: Relation, fact: str, candidate_schema: str) -> Expectation:
+    dimension_name = dimension.qualified(candidate_schema)
+    query = f"""
+        select
+            v.kpi_code, v.period_grain, v.period_start_date, v.area_code,
+            v.breakdown_dimension, v.breakdown_member, v.value,
+            d.row_count as {dimension.table}_rows
+        from {{batch}} as v
+        cross join (select count(*) as row_count from {dimension_name}) as d
+        where v.kpi_code = {sql_literal(kpi_code)} and v.value > d.row_count
+        order by v.period_start_date, v.area_code
+    """
+    return unexpected_rows(
+        check=f"contract: {kpi_code} not above {dimension.table} rows",
+        expected=f"every {kpi_code} value at most the number of rows in {dimension_name}",
+        relation=fact,
+        query=query,
     )

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import great_expectations as gx
 
-from expectations.suites._checks import candidate, row_floor, unexpected_rows
-from expectations.suites._reconciliation import fact_reconciliation
-from ingestion.specs.hrss import ENROLMENT
+from expectations.suites._checks import candidate, unexpected_rows
+from expectations.suites._reconciliation import delivered_row_floor, reconciliation
 
 RELATION = candidate("fct_training_enrolment")
 DIM_PERSON = candidate("dim_person")
@@ -45,8 +44,8 @@ def build_suite(candidate_schema: str) -> gx.ExpectationSuite:
     return gx.ExpectationSuite(
         name=RELATION.table,
         expectations=[
-            row_floor(table=RELATION.table, relation=fact),
-            *fact_reconciliation(ENROLMENT, fact),
+            delivered_row_floor(RELATION.table, fact),
+            *reconciliation(RELATION.table, fact),
             unexpected_rows(
                 check="contract: trainee age at enrolment",
                 expected=(
