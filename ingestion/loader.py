@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,8 +174,9 @@ class _FileLoad:
     rows_read: int = 0
     rows_loaded: int = 0
     rejects: list[pd.DataFrame] = field(default_factory=list)
-    # 64-bit hashes of each loaded row's key: 8 bytes a row, enough to tell
-    # whether the file repeats a key without a costly query when it does not.
+    # 64-bit hashes (Python's, stable within this process) of each loaded
+    # row's key: 8 bytes a row, enough to tell whether the file repeats a key
+    # without a costly query when it does not.
     key_hashes: list[np.ndarray] = field(default_factory=list)
 
     @property
@@ -331,11 +332,10 @@ def _load_file(conn: psycopg.Connection, batch_id: int, load: _FileLoad, pseudon
             load.rows_loaded += len(parsed.valid)
             if len(parsed.rejects):
                 load.rejects.append(parsed.rejects)
-            for row in copy_rows(parsed.valid, columns, (batch_id, load.file_id)):
-                copy.write_row(row)
             if len(parsed.valid):
-                keys = parsed.valid[list(spec.key)].astype(object)
-                load.key_hashes.append(pd.util.hash_pandas_object(keys, index=False).to_numpy())
+                copy.write(copy_text(parsed.valid, columns, (batch_id, load.file_id)))
+                keys = zip(*(parsed.valid[k].astype(object).tolist() for k in spec.key))
+                load.key_hashes.append(np.fromiter(map(hash, keys), dtype=np.int64, count=len(parsed.valid)))
     _write_rejects(conn, batch_id, load)
     duplicates = _quarantine_duplicate_keys(conn, batch_id, load) if _may_repeat_keys(load) else 0
     load.rows_loaded -= duplicates
@@ -361,22 +361,35 @@ def _load_file(conn: psycopg.Connection, batch_id: int, load: _FileLoad, pseudon
     )
 
 
-def copy_rows(valid: pd.DataFrame, columns: list[str], constants: tuple[int, ...]) -> Iterator[tuple]:
-    """Rows for `COPY ... FROM STDIN`: the columns, then the batch and file ids, then the row number.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 
-    Values go to psycopg's `write_row` (escaping and NULLs done in C), which
-    is several times faster than formatting CSV with pandas.
+
+def _copy_cells(column: pd.Series) -> list[str]:
+    """One column's values as COPY text: \\N for missing; tab, newline and backslash escaped."""
+    values = column.astype(object).tolist()
+    if column.isna().any():
+        texts = [None if (v is None or v is pd.NA or v != v) else str(v) for v in values]
+        present = [t for t in texts if t is not None]
+    else:
+        texts = present = list(map(str, values))
+    # One search over the whole column instead of one per cell: escaping is rarely needed.
+    if _COPY_SPECIAL.search("".join(present)):
+        texts = [None if t is None else t.translate(_COPY_ESCAPES) for t in texts]
+    return [r"\N" if t is None else t for t in texts] if len(present) < len(texts) else texts
+
+
+def copy_text(valid: pd.DataFrame, columns: list[str], constants: tuple[int, ...]) -> str:
+    """Rows for `COPY ... FROM STDIN` (text format), built a column at a time and sent as one block.
+
+    The columns, then the batch and file ids, then the row number. Several
+    times faster than one psycopg `write_row` call per row, or than
+    DataFrame.to_csv, for these all-text frames.
     """
-    cells = []
-    for name in columns:
-        column = valid[name]
-        missing = column.isna().to_numpy()
-        values = column.astype(object).to_numpy(dtype=object, copy=True)
-        values[missing] = None
-        cells.append(values.tolist())
-    cells += [[c] * len(valid) for c in constants]
-    cells.append(valid[ROW_NUMBER].tolist())
-    return zip(*cells)
+    cells = [_copy_cells(valid[name]) for name in columns]
+    cells += [[str(c)] * len(valid) for c in constants]
+    cells.append([str(n) for n in valid[ROW_NUMBER].tolist()])
+    return "\n".join(map("\t".join, zip(*cells))) + "\n"
 
 
 def _write_rejects(conn: psycopg.Connection, batch_id: int, load: _FileLoad) -> None:
@@ -399,7 +412,9 @@ def _may_repeat_keys(load: _FileLoad) -> bool:
     if not load.key_hashes:
         return False
     hashes = np.concatenate(load.key_hashes)
-    return len(np.unique(hashes)) < len(hashes)
+    load.key_hashes.clear()
+    hashes.sort()
+    return bool((hashes[1:] == hashes[:-1]).any())
 
 
 def _quarantine_duplicate_keys(conn: psycopg.Connection, batch_id: int, load: _FileLoad) -> int:

@@ -232,3 +232,16 @@ def test_repeated_key_in_a_file_keeps_the_first_row_and_quarantines_the_repeat(c
     assert reason == "same key (班级编号, 公民身份号码) as row 4; the first row was kept"
     assert not resident_ids_in(json.dumps(record, ensure_ascii=False))
     assert any(path.name in line and "row 11" in line for line in outcome.rejects)
+
+
+def test_cells_with_backslashes_and_tabs_reach_raw_unchanged(conn, tmp_path):
+    lines = roster_lines(3)
+    lines[2] = set_field(lines[2], 6, "DG\\2023\t01")
+    write_roster(tmp_path, lines, name="培训学员花名册_2023_特殊字符.csv")
+
+    outcome = load(conn, tmp_path)
+
+    [file] = outcome.files
+    assert file.rows_loaded == 3
+    values = {r[0] for r in conn.execute("select class_id from raw.hrss_enrolment where _file_id = %s", (file.file_id,))}
+    assert "DG\\2023\t01" in values

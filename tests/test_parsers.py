@@ -108,3 +108,25 @@ def test_unified_social_credit_codes_are_checked_with_stdnum():
     assert "check character is wrong" in reasons[1]
     assert "18 characters" in reasons[2]
     assert pd.isna(reasons[3])
+
+
+def test_bulk_resident_id_validation_agrees_with_stdnum_on_random_ids():
+    import random
+
+    rng = random.Random(20231126)
+    regions = ["340121", "340421", "340621", "410922", "999999", "110105"]
+    values = []
+    for _ in range(3000):
+        body = rng.choice(regions) + f"{rng.randint(1930, 2012)}{rng.randint(1, 13):02d}{rng.randint(1, 31):02d}{rng.randint(0, 999):03d}"
+        check = ric.calc_check_digit(body + "0")
+        if rng.random() < 0.3:
+            check = rng.choice("0123456789X")
+        values.append(body + (check.lower() if rng.random() < 0.1 else check))
+    values += ["3.40121E+17", "34012119850615123", "", None, "34012119850615 1234", "３４０１２１"]
+    frame, reasons = parse_resident_id(pd.Series(values, dtype=object), Pseudonymiser(b"k" * 40))
+    for value, reason, pseudonym in zip(values, reasons, frame["pseudonym"]):
+        if not isinstance(value, str) or not value:
+            continue
+        valid = ric.is_valid(value.upper().replace(" ", ""))
+        assert (reason is None) == valid, (value, reason)
+        assert (pseudonym is not None) == valid

@@ -35,12 +35,13 @@ READS = (DIM_KPI, DIM_SQUAD, *(candidate(total.table) for total in AMOUNT_TOTALS
 # one village, whether it is a sum or a distinct count.
 COUNT_UNITS = ("count", "person")
 
-# Percentages that are shares of a population: the numerator's people are
-# among the denominator's (people placed among the cohort that enrolled),
-# so 100 is a hard ceiling. Other percentages are ratios that may exceed
-# 100: hrss_certificate_rate_pct counts certificates per trainee, and one
-# person can earn two.
-SHARE_KPIS = ("hrss_placement_rate_pct",)
+# Percentages that are shares of a whole: the numerator is part of the
+# denominator (people placed among the cohort that enrolled, cases closed
+# among those opened, occupied bed-days among available ones), so 100 is a
+# hard ceiling; above it means the data contradict themselves (more
+# inpatients than open beds). hrss_certificate_rate_pct is not one: it
+# counts certificates per trainee, and one person can earn two.
+SHARE_KPIS = ("hrss_placement_rate_pct", "enf_case_closure_rate_pct", "health_bed_occupancy_rate_pct")
 
 # Stocks counted as of the last day of the period (beds and wards open,
 # officers and squads on duty). Beds and officers belong to the health

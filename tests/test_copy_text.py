@@ -1,0 +1,20 @@
+"""Rows reach COPY exactly: missing values as NULL, special characters escaped."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ingestion.loader import copy_text
+from ingestion.readers import ROW_NUMBER
+
+
+def test_copy_text_escapes_and_marks_nulls():
+    frame = pd.DataFrame(
+        {"a": ["x\ty", None, "back\\slash"], "b": [1, pd.NA, 3], "c": ["p", "q", "r"], ROW_NUMBER: [2, 3, 4]},
+        dtype=object,
+    )
+    assert copy_text(frame, ["a", "b", "c"], (7, 8)) == (
+        "x\\ty\t1\tp\t7\t8\t2\n"
+        "\\N\t\\N\tq\t7\t8\t3\n"
+        "back\\\\slash\t3\tr\t7\t8\t4\n"
+    )
