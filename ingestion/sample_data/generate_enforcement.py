@@ -18,24 +18,20 @@ generator refuses to write unless the files reproduce it exactly.
 Output is deterministic: a fixed random seed, no set iteration, and an XLSX
 file written with fixed document-property and zip-entry timestamps, so a
 re-run gives byte-identical files. The generator also refreshes the block of
-expected figures in `ingestion/sample_data/enforcement/README.md`.
+expected figures in `ingestion/sample_data/enforcement/README.md`. What the
+three generators share (synthetic people, deterministic writing, the README
+blocks, the command line) is in `_synthetic.py` beside this file.
 
 Run: `.venv/bin/python ingestion/sample_data/generate_enforcement.py`
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import datetime as dt
-import io
 import logging
-import os
 import random
 import re
 import statistics
-import tempfile
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -43,15 +39,16 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
-from openpyxl.writer.excel import ExcelWriter
-from stdnum import numdb
 from stdnum.cn import ric, uscc
+
+try:  # imported as ingestion.sample_data.generate_enforcement
+    from . import _synthetic as syn
+except ImportError:  # run as a script: this folder is sys.path[0]
+    import _synthetic as syn
 
 log = logging.getLogger(__name__)
 
+SCRIPT = "generate_enforcement.py"
 SEED = 20230032
 YEAR = 2023
 HERE = Path(__file__).resolve().parent
@@ -93,19 +90,9 @@ JUSTICE_OFFICE, POLICE_STATION = "司法所", "派出所"
 BOTH_AGENCIES = f"{JUSTICE_OFFICE}、{POLICE_STATION}"
 ASSISTANCE_VALUES = ("", JUSTICE_OFFICE, POLICE_STATION, BOTH_AGENCIES)
 
-# The six villages and the community named in the source text, then the 16
-# invented names generate_hrss.py and dbt_project/seeds/areas.csv use.
-SEED_PLACES = ("杏花村", "漫流村", "南营村", "马窑村", "马庄村", "河下村", "后庄社区")
-INVENTED_VILLAGES = (
-    "东岗村", "西岗村", "柳湾村", "桃园村", "石桥村", "李庄村", "王楼村", "张集村",
-    "孙寨村", "高庙村", "前营村", "后营村", "北坡村", "槐树村", "青龙村", "白沙村",
-)
-VILLAGES = SEED_PLACES + INVENTED_VILLAGES
-
-# Region codes of the synthetic ID numbers, as in generate_hrss.py: counties
-# python-stdnum's cn/loc lists with no validity range, so any birth year
-# validates. The first is "home"; the others stand for people who moved in.
-REGION_CODES = (("340121", 86), ("340421", 8), ("340621", 6))
+# The 23 villages/communities (seven named in the source text, 16 invented,
+# as in generate_hrss.py and dbt_project/seeds/areas.csv) and the ID region
+# codes are syn.VILLAGES and syn.REGION_CODES.
 
 # --------------------------------------------------------------------------
 # Invented: the roster's history.
@@ -260,7 +247,7 @@ UNIT_PARTIES = {
         ("2", "石桥村阳光理发店"),
     ),
 }
-# Every invented unit is registered in the "home" county of the ID numbers.
+# Every invented unit is registered in the "home" county of the ID numbers (syn.REGION_CODES).
 USCC_REGION_CODE = "340121"
 
 # Clerk habits reproduced in the case register.
@@ -276,26 +263,6 @@ HOLIDAYS = (
     ("2023-04-05", "2023-04-05"), ("2023-04-29", "2023-05-03"), ("2023-06-22", "2023-06-24"),
     ("2023-09-29", "2023-10-06"), ("2023-12-30", "2024-01-01"),
 )
-
-FIXED_TIMESTAMP = dt.datetime(2024, 1, 15, 9, 0, 0)  # XLSX created/modified and zip entry times
-
-# Name material, copied from generate_hrss.py rather than imported: each
-# generator is a standalone script whose output must not change when the
-# other one is edited.
-SURNAMES = (
-    ("王", 14), ("李", 13), ("张", 12), ("刘", 10), ("陈", 8), ("杨", 6), ("赵", 5), ("黄", 4), ("周", 4),
-    ("吴", 4), ("徐", 3), ("孙", 3), ("胡", 3), ("朱", 3), ("高", 3), ("马", 3), ("郭", 3), ("何", 2),
-    ("罗", 2), ("宋", 2), ("郑", 2), ("韩", 2), ("冯", 2), ("于", 2), ("董", 2), ("程", 2), ("曹", 2),
-    ("袁", 2), ("许", 2), ("魏", 2), ("丁", 2), ("汪", 2), ("蒋", 1), ("葛", 1), ("鲁", 1), ("孟", 1),
-    ("侯", 1), ("史", 1), ("柏", 1), ("谢", 1), ("邵", 1), ("常", 1), ("方", 1), ("戴", 1), ("岳", 1),
-)
-MALE_CHARS = "伟强磊军勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆旭宁龙林洋建国志海峰东春文庆永振兵成德新利金山保全亮红"
-FEMALE_CHARS = "芳娟敏静丽艳霞燕玲萍红娜婷雪慧颖琳洁梅兰英凤秀华倩莉琴云月佳欣悦晶丹桂翠春花玉珍"
-
-
-class SampleDataError(RuntimeError):
-    """The generated files do not satisfy the facts or the format they must show."""
-
 
 # --------------------------------------------------------------------------
 # Model
@@ -359,74 +326,18 @@ class Extracts:
 
 
 # --------------------------------------------------------------------------
-# Shared helpers
+# Working days and unit codes (names, ID numbers and villages: _synthetic.py)
 # --------------------------------------------------------------------------
-
-
-def _date(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
-
-
-def _weighted(rng: random.Random, options: tuple[tuple[str, int], ...]) -> str:
-    return rng.choices([o for o, _ in options], weights=[w for _, w in options])[0]
-
-
-def _is_working_day(day: dt.date) -> bool:
-    return day.weekday() < 5 and not any(_date(a) <= day <= _date(b) for a, b in HOLIDAYS)
-
-
-def _next_working_day(day: dt.date) -> dt.date:
-    while not _is_working_day(day):
-        day += dt.timedelta(days=1)
-    return day
-
-
-def _previous_working_day(day: dt.date) -> dt.date:
-    while not _is_working_day(day):
-        day -= dt.timedelta(days=1)
-    return day
 
 
 def _working_days_in(year: int, month: int) -> list[dt.date]:
     day = dt.date(year, month, 1)
     days = []
     while day.month == month:
-        if _is_working_day(day):
+        if syn.is_working_day(day, HOLIDAYS):
             days.append(day)
         day += dt.timedelta(days=1)
     return days
-
-
-def _check_region_codes() -> None:
-    """Every region code must accept any birth year (no '[start-end]' county range)."""
-    db = numdb.get("cn/loc")
-    for code, _ in REGION_CODES:
-        info = {k: v for _, props in db.info(code) for k, v in props.items()}
-        if "county" not in info or info["county"].startswith("["):
-            raise SampleDataError(f"region code {code} has a validity range in stdnum's cn/loc: {info}")
-
-
-def _name(rng: random.Random, male: bool) -> str:
-    chars = MALE_CHARS if male else FEMALE_CHARS
-    given = rng.choice(chars)
-    if rng.random() < 0.68:
-        given += rng.choice(chars)
-    return _weighted(rng, SURNAMES) + given
-
-
-def _resident_id(rng: random.Random, male: bool, age: int, used: set[str]) -> str:
-    """A synthetic 18-character ID number valid under stdnum (check digit, date, place)."""
-    birth_floor = dt.date(YEAR - age - 1, 7, 2)  # aged exactly `age` on 1 July 2023
-    while True:
-        region = _weighted(rng, REGION_CODES)
-        birth = birth_floor + dt.timedelta(days=rng.randrange(365))
-        station = rng.randint(1, 68)
-        sex_digit = rng.choice("13579" if male else "02468")
-        body = f"{region}{birth:%Y%m%d}{station:02d}{sex_digit}"
-        number = body + ric.calc_check_digit(body + "0")
-        if number not in used:
-            used.add(number)
-            return number
 
 
 def _organisation_code(rng: random.Random) -> str:
@@ -490,9 +401,9 @@ def _build_officers(rng: random.Random, ids: set[str]) -> list[Officer]:
             assignment.end_as_text = column == "任职结束日期"
         officers.append(Officer(
             number=f"ZF-341-{number:04d}",
-            name=_name(rng, male),
+            name=syn.name(rng, male),
             sex="男" if male else "女",
-            resident_id=_resident_id(rng, male, age, ids),
+            resident_id=syn.resident_id(rng, male, age, ids, year=YEAR),
             assignments=assignments,
             label=label,
         ))
@@ -521,9 +432,9 @@ def _days_to_close(rng: random.Random, outcome: str) -> int:
 
 def _close_date(rng: random.Random, opened: dt.date, outcome: str) -> dt.date:
     """Planned close: a working day 1..90 days after opening (may fall after the year)."""
-    closed = _next_working_day(opened + dt.timedelta(days=_days_to_close(rng, outcome)))
+    closed = syn.next_working_day(opened + dt.timedelta(days=_days_to_close(rng, outcome)), HOLIDAYS)
     if (closed - opened).days > MAX_DAYS_TO_CLOSE:
-        closed = _previous_working_day(closed - dt.timedelta(days=1))
+        closed = syn.previous_working_day(closed - dt.timedelta(days=1), HOLIDAYS)
     return closed
 
 
@@ -544,7 +455,7 @@ class _Parties:
         self.units = {
             domain: [
                 Party("单位", name, uscc=_uscc(rng, entity, codes),
-                      village=next((v for v in VILLAGES if name.startswith(v)), ""))
+                      village=next((v for v in syn.VILLAGES if name.startswith(v)), ""))
                 for entity, name in parties
             ]
             for domain, parties in UNIT_PARTIES.items()
@@ -559,15 +470,11 @@ class _Parties:
         if seen and rng.random() < REPEAT_PERSON_SHARE:
             return rng.choice(seen)
         male = rng.random() < 0.8
-        name = _name(rng, male)
-        resident_id = _resident_id(rng, male, rng.randint(*SUBJECT_AGES), self.ids)
-        person = Party("个人", name, resident_id=resident_id, village=_village(rng))
+        name = syn.name(rng, male)
+        resident_id = syn.resident_id(rng, male, rng.randint(*SUBJECT_AGES), self.ids, year=YEAR)
+        person = Party("个人", name, resident_id=resident_id, village=syn.village(rng))
         seen.append(person)
         return person
-
-
-def _village(rng: random.Random) -> str:
-    return rng.choices(VILLAGES, weights=[2 if v in SEED_PLACES else 1 for v in VILLAGES])[0]
 
 
 def _squad_for(domain: str, village: str) -> str:
@@ -580,11 +487,11 @@ def _new_case(rng: random.Random, parties: _Parties, domain: str, opened: dt.dat
     # A village shop or cooperative, or a villager, is dealt with in its own
     # village; a county-level company wherever it broke the rules.
     party = parties.pick(domain)
-    village = party.village or _village(rng)
-    outcome = _weighted(rng, OUTCOME_WEIGHTS[domain])
+    village = party.village or syn.village(rng)
+    outcome = syn.weighted(rng, OUTCOME_WEIGHTS[domain])
     closed = _close_date(rng, opened, outcome)
     fine = _fine(rng, domain, party.kind) if outcome == FINE else None
-    assistance = _weighted(rng, ASSISTANCE_WEIGHTS) if rng.random() < ASSISTANCE_SHARE[domain] else ""
+    assistance = syn.weighted(rng, ASSISTANCE_WEIGHTS) if rng.random() < ASSISTANCE_SHARE[domain] else ""
     note = REFERRAL_TARGETS[domain] if outcome == REFERRED else ""
     return Case("", domain, _squad_for(domain, village), village, opened, closed, outcome, fine, assistance,
                 party, note)
@@ -607,7 +514,7 @@ def _build_cases(rng: random.Random, parties: _Parties) -> list[Case]:
     by_planned_close = sorted(cases, key=lambda c: (c.closed, c.number), reverse=True)
     beyond = sum(1 for c in cases if c.closed > year_end)
     if beyond > OPEN_AT_YEAR_END:
-        raise SampleDataError(f"{beyond} cases are planned to close after {year_end}, more than "
+        raise syn.SampleDataError(f"{beyond} cases are planned to close after {year_end}, more than "
                               f"OPEN_AT_YEAR_END={OPEN_AT_YEAR_END}; shorten DAYS_TO_CLOSE or raise the target")
     log.info("%d cases opened in %d are planned to close after %s and %d more slipped: %d open at year end",
              beyond, YEAR, year_end, OPEN_AT_YEAR_END - beyond, OPEN_AT_YEAR_END)
@@ -644,11 +551,11 @@ def _build_cases(rng: random.Random, parties: _Parties) -> list[Case]:
 
 def _apply_case_quirks(rng: random.Random, cases: list[Case]) -> None:
     for case in cases:
-        style = _weighted(rng, CASE_DATE_STYLES)
+        style = syn.weighted(rng, CASE_DATE_STYLES)
         case.opened_text = _format_date(case.opened, style)
         if case.closed:
             if rng.random() < CLOSE_STYLE_DIFFERS_SHARE:
-                style = _weighted(rng, CASE_DATE_STYLES)
+                style = syn.weighted(rng, CASE_DATE_STYLES)
             case.closed_text = _format_date(case.closed, style)
         case.fine_text = "" if case.fine is None else str(case.fine)
         case.village_text = case.village
@@ -669,7 +576,7 @@ def _apply_case_quirks(rng: random.Random, cases: list[Case]) -> None:
 
 def build() -> Extracts:
     """The whole synthetic brigade and its 2023 register, from the fixed seed."""
-    _check_region_codes()
+    syn.check_region_codes()
     rng = random.Random(SEED)
     ids: set[str] = set()
     officers = _build_officers(rng, ids)
@@ -682,45 +589,6 @@ def build() -> Extracts:
 # --------------------------------------------------------------------------
 
 
-def _save_workbook(workbook: openpyxl.Workbook, path: Path) -> None:
-    """Save with fixed timestamps so the bytes do not depend on when we ran.
-
-    openpyxl's `save()` stamps the current time into docProps/core.xml and
-    every zip entry, so the workbook is written through `ExcelWriter` and
-    the archive is repacked with a fixed entry time.
-    """
-    props = workbook.properties
-    props.creator = "govkpi generate_enforcement.py (synthetic sample data)"
-    props.lastModifiedBy = props.creator
-    props.created = FIXED_TIMESTAMP
-    props.modified = FIXED_TIMESTAMP
-    raw = io.BytesIO()
-    ExcelWriter(workbook, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED)).save()
-    with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as source, zipfile.ZipFile(path, "w") as target:
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIMESTAMP.timetuple()[:6])
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            target.writestr(entry, source.read(info.filename))
-
-
-def _titled_sheet(workbook: openpyxl.Workbook, sheet_name: str, title: str,
-                  header: tuple[str, ...], widths: tuple[int, ...]) -> Worksheet:
-    sheet = workbook.active
-    sheet.title = sheet_name
-    sheet.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
-    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
-    sheet.cell(row=1, column=1).alignment = Alignment(horizontal="center", vertical="center")
-    sheet.row_dimensions[1].height = 28
-    for column, (text, width) in enumerate(zip(header, widths), start=1):
-        cell = sheet.cell(row=2, column=column, value=text)
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(horizontal="center")
-        sheet.column_dimensions[get_column_letter(column)].width = width
-    sheet.freeze_panes = "A3"
-    return sheet
-
-
 def _date_cell(day: dt.date | None, as_text: bool) -> dt.date | str | None:
     if day is None:
         return None
@@ -729,37 +597,25 @@ def _date_cell(day: dt.date | None, as_text: bool) -> dt.date | str | None:
 
 def write_officers(officers: list[Officer], path: Path) -> None:
     workbook = openpyxl.Workbook()
-    sheet = _titled_sheet(workbook, OFFICER_SHEET, OFFICER_TITLE, OFFICER_HEADER, (6, 14, 10, 6, 21, 14, 14, 14, 28))
+    sheet = syn.titled_sheet(workbook, OFFICER_SHEET, OFFICER_TITLE, OFFICER_HEADER,
+                             (6, 14, 10, 6, 21, 14, 14, 14, 28))
     rows = [(o, a) for o in officers for a in o.assignments]
     for row, (officer, a) in enumerate(rows, start=3):
         values = (row - 2, officer.number, officer.name, officer.sex, officer.resident_id, a.squad,
                   _date_cell(a.start, a.start_as_text), _date_cell(a.end, a.end_as_text), a.note or None)
-        for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column, value=value)
-            if column == 5:
-                cell.number_format = "@"  # the ID column is formatted as text, as clerks are told to
-            elif isinstance(value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-    _save_workbook(workbook, path)
-
-
-def _csv_text(rows: list[list[str]], line_end: str) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator=line_end)
-    writer.writerows(rows)
-    return buffer.getvalue()
+        # the ID column is formatted as text, as clerks are told to
+        syn.fill_row(sheet, row, values, {5: "@"})
+    syn.save_workbook(workbook, path, SCRIPT)
 
 
 def write_cases(cases: list[Case], path: Path) -> None:
-    # An Excel "save as CSV" of a sheet whose title is merged across the
-    # header's width gives the title followed by empty cells.
-    rows = [[CASE_TITLE] + [""] * (len(CASE_HEADER) - 1), list(CASE_HEADER)]
+    rows = syn.titled_csv_head(CASE_TITLE, CASE_HEADER)
     for number, c in enumerate(cases, start=1):
         rows.append([
             str(number), c.number, c.domain, c.squad, c.village_text, c.opened_text, c.closed_text, c.outcome,
             c.fine_text, c.assistance, c.party.kind, c.party.uscc, c.party.name, c.id_text, c.note,
         ])
-    path.write_bytes(_csv_text(rows, "\r\n").encode("gb18030"))
+    path.write_bytes(syn.csv_text(rows, "\r\n").encode("gb18030"))
 
 
 # --------------------------------------------------------------------------
@@ -771,11 +627,6 @@ _DATE_PATTERNS = (
     re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
     re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
 )
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise SampleDataError(message)
 
 
 def _parse_date(value: object, where: str) -> dt.date | None:
@@ -793,7 +644,7 @@ def _parse_date(value: object, where: str) -> dt.date | None:
         match = pattern.match(text)
         if match:
             return dt.date(*(int(g) for g in match.groups()))
-    raise SampleDataError(f"{where}: {value!r} is not a date")
+    raise syn.SampleDataError(f"{where}: {value!r} is not a date")
 
 
 def _in_year(day: dt.date) -> bool:
@@ -816,30 +667,30 @@ def _age_on(number: str, day: dt.date) -> int:
 
 def _verify_officers(path: Path) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
     roster = pd.read_excel(path, sheet_name=OFFICER_SHEET, header=1, dtype={"执法证号": str, "身份证号": str})
-    _check(tuple(roster.columns) == OFFICER_HEADER, f"roster header is {list(roster.columns)}")
+    syn.check(tuple(roster.columns) == OFFICER_HEADER, f"roster header is {list(roster.columns)}")
     sheet = openpyxl.load_workbook(path)[OFFICER_SHEET]
-    _check(sheet.cell(row=1, column=1).value == OFFICER_TITLE, "roster title row is wrong")
+    syn.check(sheet.cell(row=1, column=1).value == OFFICER_TITLE, "roster title row is wrong")
     text_dates = 0
     for row in range(3, 3 + len(roster)):
-        _check(sheet.cell(row=row, column=5).data_type == "s", f"roster row {row}: ID is not a text cell")
+        syn.check(sheet.cell(row=row, column=5).data_type == "s", f"roster row {row}: ID is not a text cell")
         for column in (7, 8):
             cell = sheet.cell(row=row, column=column)
             if cell.value is not None and not cell.is_date:
                 text_dates += 1
-    _check(roster["执法证号"].str.fullmatch(r"ZF-341-\d{4}").all(), "an officer number is not ZF-341-nnnn")
-    _check(roster["身份证号"].map(ric.is_valid).all(), "an officer's ID number is not valid")
-    _check(roster.groupby("执法证号")["身份证号"].nunique().eq(1).all(), "an officer number has two ID numbers")
-    _check(roster.groupby("身份证号")["执法证号"].nunique().eq(1).all(), "an ID number has two officer numbers")
-    _check(roster.groupby("执法证号")["姓名"].nunique().eq(1).all(), "an officer number has two names")
+    syn.check(roster["执法证号"].str.fullmatch(r"ZF-341-\d{4}").all(), "an officer number is not ZF-341-nnnn")
+    syn.check(roster["身份证号"].map(ric.is_valid).all(), "an officer's ID number is not valid")
+    syn.check(roster.groupby("执法证号")["身份证号"].nunique().eq(1).all(), "an officer number has two ID numbers")
+    syn.check(roster.groupby("身份证号")["执法证号"].nunique().eq(1).all(), "an ID number has two officer numbers")
+    syn.check(roster.groupby("执法证号")["姓名"].nunique().eq(1).all(), "an officer number has two names")
     male = roster["身份证号"].str[16].astype(int) % 2 == 1
-    _check((roster["性别"] == male.map({True: "男", False: "女"})).all(), "性别 disagrees with the ID number")
+    syn.check((roster["性别"] == male.map({True: "男", False: "女"})).all(), "性别 disagrees with the ID number")
     ages = roster["身份证号"].map(lambda n: _age_on(n, dt.date(YEAR, 7, 1)))
-    _check(ages.between(*OFFICER_AGES).all(), f"an officer is outside ages {OFFICER_AGES}")
-    _check(roster["所属中队"].isin(SQUADS).all(), f"squads are {sorted(set(roster['所属中队']))}")
+    syn.check(ages.between(*OFFICER_AGES).all(), f"an officer is outside ages {OFFICER_AGES}")
+    syn.check(roster["所属中队"].isin(SQUADS).all(), f"squads are {sorted(set(roster['所属中队']))}")
     roster["start"] = [_parse_date(v, f"roster row {i + 3} 任职起始日期") for i, v in enumerate(roster["任职起始日期"])]
     roster["end"] = [_parse_date(v, f"roster row {i + 3} 任职结束日期") for i, v in enumerate(roster["任职结束日期"])]
-    _check(roster["start"].notna().all(), "an assignment has no start date")
-    _check(not roster.duplicated(["执法证号", "start"]).any(), "two assignments share (执法证号, 任职起始日期)")
+    syn.check(roster["start"].notna().all(), "an assignment has no start date")
+    syn.check(not roster.duplicated(["执法证号", "start"]).any(), "two assignments share (执法证号, 任职起始日期)")
 
     transfers: Counter[int] = Counter()
     leavers: Counter[int] = Counter()
@@ -847,17 +698,17 @@ def _verify_officers(path: Path) -> tuple[pd.DataFrame, list[tuple[str, str, str
     for number, history in roster.sort_values("start").groupby("执法证号", sort=True):
         spans = list(zip(history["所属中队"], history["start"], history["end"]))
         for (squad, start, end), (next_squad, next_start, _) in zip(spans, spans[1:]):
-            _check(end is not None and end + dt.timedelta(days=1) == next_start,
+            syn.check(end is not None and end + dt.timedelta(days=1) == next_start,
                    f"officer {number}: assignment ending {end} is not followed the next day by {next_start}")
-            _check(squad != next_squad, f"officer {number}: a 'move' within {squad}")
+            syn.check(squad != next_squad, f"officer {number}: a 'move' within {squad}")
             transfers[next_start.year] += 1
         for squad, start, end in spans:
-            _check(end is None or start <= end, f"officer {number}: assignment ends before it starts")
-        _check(all(end is not None for _, _, end in spans[:-1]), f"officer {number}: an earlier row is still open")
+            syn.check(end is None or start <= end, f"officer {number}: assignment ends before it starts")
+        syn.check(all(end is not None for _, _, end in spans[:-1]), f"officer {number}: an earlier row is still open")
         if spans[-1][2] is not None:
             leavers[spans[-1][2].year] += 1
         joiners[spans[0][1].year] += 1
-        _check(spans[0][1] >= FORMED, f"officer {number}: assigned before the brigade was formed")
+        syn.check(spans[0][1] >= FORMED, f"officer {number}: assigned before the brigade was formed")
 
     def active(day: dt.date) -> pd.DataFrame:
         mask = (roster["start"] <= day) & roster["end"].map(lambda end: end is None or end >= day)
@@ -865,14 +716,14 @@ def _verify_officers(path: Path) -> tuple[pd.DataFrame, list[tuple[str, str, str
 
     for day, expected in EXPECTED_HEADCOUNT.items():
         on_day = active(day)
-        _check(on_day["执法证号"].is_unique, f"an officer is in two squads on {day}")
+        syn.check(on_day["执法证号"].is_unique, f"an officer is in two squads on {day}")
         counts = on_day["所属中队"].value_counts().to_dict()
-        _check(counts == expected, f"head count on {day} is {counts}, expected {expected}")
+        syn.check(counts == expected, f"head count on {day} is {counts}, expected {expected}")
     at_end = active(dt.date(YEAR, 12, 31))
-    _check(at_end["执法证号"].nunique() == FACT_OFFICERS,
+    syn.check(at_end["执法证号"].nunique() == FACT_OFFICERS,
            f"{at_end['执法证号'].nunique()} officers on 31 December, FACTS.md says {FACT_OFFICERS}")
-    _check(at_end["所属中队"].nunique() == len(SQUADS), "not all three squads are staffed on 31 December")
-    _check((transfers[YEAR], leavers[YEAR], joiners[YEAR]) == (4, 1, 1),
+    syn.check(at_end["所属中队"].nunique() == len(SQUADS), "not all three squads are staffed on 31 December")
+    syn.check((transfers[YEAR], leavers[YEAR], joiners[YEAR]) == (4, 1, 1),
            f"{YEAR}: {transfers[YEAR]} transfers, {leavers[YEAR]} leavers, {joiners[YEAR]} joiners; expected 4, 1, 1")
 
     figures: list[tuple[str, str, str]] = []
@@ -900,67 +751,59 @@ def _verify_officers(path: Path) -> tuple[pd.DataFrame, list[tuple[str, str, str
 
 
 def _verify_cases(path: Path) -> list[tuple[str, str, str]]:
-    raw = path.read_bytes()
-    _check(not raw.startswith(b"\xef\xbb\xbf"), "case register must not carry a UTF-8 BOM")
-    _check(raw.count(b"\r\n") == raw.count(b"\n"), "case register line endings are not all CRLF")
-    _check(raw.split(b"\r\n", 1)[0].decode("gb18030").startswith(CASE_TITLE), "case register title line is wrong")
-    try:
-        raw.decode("utf-8")
-        _check(False, "case register decodes as UTF-8; it must be GB18030")
-    except UnicodeDecodeError:
-        pass
+    syn.check_gb18030_titled_csv(path.read_bytes(), CASE_TITLE, "case register")
     cases = pd.read_csv(path, encoding="gb18030", header=1, dtype=str, keep_default_na=False)
-    _check(tuple(cases.columns) == CASE_HEADER, f"case register header is {list(cases.columns)}")
-    _check(cases["序号"].tolist() == [str(i) for i in range(1, len(cases) + 1)], "序号 is not 1..n")
-    _check(cases["案件编号"].is_unique, "case numbers are not unique")
-    _check(cases["案件编号"].str.fullmatch(r"综执罚〔20(22|23)〕\d{3}号").all(), "a case number is malformed")
-    _check(cases["执法领域"].isin(DOMAINS).all(), f"domains are {sorted(set(cases['执法领域']))}")
+    syn.check(tuple(cases.columns) == CASE_HEADER, f"case register header is {list(cases.columns)}")
+    syn.check(cases["序号"].tolist() == [str(i) for i in range(1, len(cases) + 1)], "序号 is not 1..n")
+    syn.check(cases["案件编号"].is_unique, "case numbers are not unique")
+    syn.check(cases["案件编号"].str.fullmatch(r"综执罚〔20(22|23)〕\d{3}号").all(), "a case number is malformed")
+    syn.check(cases["执法领域"].isin(DOMAINS).all(), f"domains are {sorted(set(cases['执法领域']))}")
     cases["village"] = cases["发生地(村)"].str.strip(" \u3000")
-    _check(cases["village"].isin(VILLAGES).all(), "a case village is not one of the 23")
-    _check(set(cases["village"]) == set(VILLAGES), "not every village/community has a case")
+    syn.check(cases["village"].isin(syn.VILLAGES).all(), "a case village is not one of the 23")
+    syn.check(set(cases["village"]) == set(syn.VILLAGES), "not every village/community has a case")
     for _, row in cases.iterrows():
         case = row["案件编号"]
         domain, squad, village = row["执法领域"], row["承办中队"], row["village"]
         if domain == VILLAGE_CONSTRUCTION and squad == LAND:
-            _check(row["备注"].startswith(FARMLAND_NOTE), f"{case}: 村镇建设 at 国土中队 without the farmland note")
+            syn.check(row["备注"].startswith(FARMLAND_NOTE), f"{case}: 村镇建设 at 国土中队 without the farmland note")
         else:
-            _check(squad == _squad_for(domain, village), f"{case}: {domain} in {village} handled by {squad}")
+            syn.check(squad == _squad_for(domain, village), f"{case}: {domain} in {village} handled by {squad}")
     cases["opened"] = [_parse_date(v, f"case {c} 立案日期") for c, v in zip(cases["案件编号"], cases["立案日期"])]
     cases["closed"] = [_parse_date(v, f"case {c} 结案日期") for c, v in zip(cases["案件编号"], cases["结案日期"])]
-    _check(cases["opened"].notna().all(), "a case has no 立案日期")
+    syn.check(cases["opened"].notna().all(), "a case has no 立案日期")
     is_open = cases["closed"].isna()
     closed = cases[~is_open].copy()
     closed["days"] = [(c - o).days for o, c in zip(closed["opened"], closed["closed"])]
-    _check(closed["days"].between(1, MAX_DAYS_TO_CLOSE).all(), "a case took outside 1..90 days to close")
-    _check(closed["closed"].map(_in_year).all(), f"a 结案日期 is outside {YEAR}")
-    _check(cases["opened"].map(lambda d: d <= dt.date(YEAR, 12, 31)).all(), "a case opens after the year")
-    _check(cases.loc[cases["opened"].map(lambda d: d.year < YEAR), "closed"].notna().all(),
+    syn.check(closed["days"].between(1, MAX_DAYS_TO_CLOSE).all(), "a case took outside 1..90 days to close")
+    syn.check(closed["closed"].map(_in_year).all(), f"a 结案日期 is outside {YEAR}")
+    syn.check(cases["opened"].map(lambda d: d <= dt.date(YEAR, 12, 31)).all(), "a case opens after the year")
+    syn.check(cases.loc[cases["opened"].map(lambda d: d.year < YEAR), "closed"].notna().all(),
            "a case carried over from 2022 is still open")
-    _check((cases["案件编号"].str.contains(f"〔{YEAR}〕") == cases["opened"].map(_in_year)).all(),
+    syn.check((cases["案件编号"].str.contains(f"〔{YEAR}〕") == cases["opened"].map(_in_year)).all(),
            "a case number's year differs from its 立案日期")
-    _check(((cases["处理结果"] == "") == is_open).all(), "处理结果 must be blank exactly for open cases")
-    _check(cases.loc[~is_open, "处理结果"].isin(OUTCOMES).all(), "an unknown 处理结果")
+    syn.check(((cases["处理结果"] == "") == is_open).all(), "处理结果 must be blank exactly for open cases")
+    syn.check(cases.loc[~is_open, "处理结果"].isin(OUTCOMES).all(), "an unknown 处理结果")
     fines = cases["罚款金额（元）"].str.replace(",", "", regex=False)
-    _check(((fines != "") == (cases["处理结果"] == FINE)).all(), "罚款金额 must be filled exactly for 罚款")
+    syn.check(((fines != "") == (cases["处理结果"] == FINE)).all(), "罚款金额 must be filled exactly for 罚款")
     amounts = fines[fines != ""].map(Decimal)
-    _check(amounts.between(FINE_BOUNDS[0], FINE_BOUNDS[1]).all(), f"a fine is outside {FINE_BOUNDS}")
-    _check(cases["协助单位"].isin(ASSISTANCE_VALUES).all(), f"协助单位 values are {sorted(set(cases['协助单位']))}")
-    _check(cases["当事人类型"].isin(("个人", "单位")).all(), "当事人类型 is not 个人/单位")
+    syn.check(amounts.between(FINE_BOUNDS[0], FINE_BOUNDS[1]).all(), f"a fine is outside {FINE_BOUNDS}")
+    syn.check(cases["协助单位"].isin(ASSISTANCE_VALUES).all(), f"协助单位 values are {sorted(set(cases['协助单位']))}")
+    syn.check(cases["当事人类型"].isin(("个人", "单位")).all(), "当事人类型 is not 个人/单位")
     units = cases["当事人类型"] == "单位"
-    _check(cases.loc[units, "统一社会信用代码"].map(uscc.is_valid).all(), "a unit's USCC is not valid")
-    _check((cases.loc[~units, "统一社会信用代码"] == "").all(), "a person has a USCC")
+    syn.check(cases.loc[units, "统一社会信用代码"].map(uscc.is_valid).all(), "a unit's USCC is not valid")
+    syn.check((cases.loc[~units, "统一社会信用代码"] == "").all(), "a person has a USCC")
     ids = cases.loc[~units, "当事人身份证号"].str.upper()
-    _check(ids.map(ric.is_valid).all(), "a party's ID number is not valid")
-    _check((cases.loc[units, "当事人身份证号"] == "").all(), "a unit has an ID number")
-    _check((cases["当事人名称"] != "").all(), "a case has no party name")
+    syn.check(ids.map(ric.is_valid).all(), "a party's ID number is not valid")
+    syn.check((cases.loc[units, "当事人身份证号"] == "").all(), "a unit has an ID number")
+    syn.check((cases["当事人名称"] != "").all(), "a case has no party name")
 
     this_year = cases[cases["opened"].map(_in_year)]
     months = this_year["opened"].map(lambda d: d.month)
-    _check(set(months) == set(range(1, 13)), "some month of 2023 has no case opened")
-    _check(set(this_year["执法领域"]) == set(DOMAINS), "some domain has no case opened in 2023")
+    syn.check(set(months) == set(range(1, 13)), "some month of 2023 has no case opened")
+    syn.check(set(this_year["执法领域"]) == set(DOMAINS), "some domain has no case opened in 2023")
     open_share = this_year["closed"].isna().mean()
-    _check(0.08 <= open_share <= 0.12, f"{open_share:.1%} of 2023 cases open at year end, want about 10 %")
-    _check(220 <= len(cases) <= 260, f"{len(cases)} cases, want about 240")
+    syn.check(0.08 <= open_share <= 0.12, f"{open_share:.1%} of 2023 cases open at year end, want about 10 %")
+    syn.check(220 <= len(cases) <= 260, f"{len(cases)} cases, want about 240")
 
     # -- figures -----------------------------------------------------------
     closed_this_year = closed[closed["closed"].map(_in_year)]
@@ -1082,72 +925,36 @@ def write_all(extracts: Extracts, out_dir: Path) -> Verified:
     loader skips dot-files and sub-folders of a period folder, but refuses a
     department folder holding a sub-folder whose name is not a period.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".generate_enforcement-") as scratch:
-        scratch_dir = Path(scratch)
-        write_officers(extracts.officers, scratch_dir / OFFICER_FILE)
-        write_cases(extracts.cases, scratch_dir / CASE_FILE)
-        verified = verify(scratch_dir)
-        for name in (OFFICER_FILE, CASE_FILE):
-            os.chmod(scratch_dir / name, 0o644)
-            os.replace(scratch_dir / name, out_dir / name)
-    return verified
-
-
-def _block(begin: str, end: str, table: list[str]) -> str:
-    return "\n".join([
-        begin,
-        "<!-- Regenerated on every run of generate_enforcement.py from the files it wrote; do not edit by hand. -->",
-        "",
-        *table,
-        "",
-        end,
-    ])
+    return syn.write_verify_move(out_dir, {
+        OFFICER_FILE: lambda path: write_officers(extracts.officers, path),
+        CASE_FILE: lambda path: write_cases(extracts.cases, path),
+    }, verify, scratch_parent=out_dir, prefix=".generate_enforcement-")
 
 
 def figures_markdown(figures: list[tuple[str, str, str]]) -> str:
-    table = ["| figure | value | source |", "| --- | ---: | --- |"]
-    for name, value, source in figures:
-        shown = "&nbsp;&nbsp;" + name.strip() if name.startswith("  ") else name
-        table.append(f"| {shown} | {value} | {source} |")
-    return _block(README_BEGIN, README_END, table)
+    # Indented sub-figures ("  of whom ...") keep their indent as non-breaking spaces.
+    shown = [("&nbsp;&nbsp;" + name.strip() if name.startswith("  ") else name, value, source)
+             for name, value, source in figures]
+    return syn.generated_block(README_BEGIN, README_END, SCRIPT, syn.figures_table(shown))
 
 
 def history_markdown(history: list[tuple[str, ...]]) -> str:
     table = ["| 执法证号 | 所属中队 | 任职起始日期 | 任职结束日期 | 备注 |", "| --- | --- | --- | --- | --- |"]
     table += ["| " + " | ".join(row) + " |" for row in history]
-    return _block(HISTORY_BEGIN, HISTORY_END, table)
+    return syn.generated_block(HISTORY_BEGIN, HISTORY_END, SCRIPT, table)
 
 
 def update_readme(verified: Verified, readme: Path = README) -> None:
     """Replace the generated blocks in the README, if the README has them."""
-    if not readme.exists():
-        log.warning("%s not found; expected figures not written", readme)
-        return
-    text = readme.read_text(encoding="utf-8")
-    updated = text
-    for begin, end, block in (
+    syn.update_readme(readme, [
         (README_BEGIN, README_END, figures_markdown(verified.figures)),
         (HISTORY_BEGIN, HISTORY_END, history_markdown(verified.history)),
-    ):
-        start, stop = updated.find(begin), updated.find(end)
-        if start < 0 or stop < start:
-            log.warning("%s has no %r markers; that block was not written", readme, begin)
-            continue
-        updated = updated[:start] + block + updated[stop + len(end):]
-    if updated != text:
-        readme.write_text(updated, encoding="utf-8")
-        log.info("updated the generated blocks in %s", readme)
+    ], log, what="generated blocks")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR,
-                        help=f"folder for the two files (default: {DEFAULT_OUT_DIR})")
-    parser.add_argument("--no-readme", action="store_true",
-                        help="do not refresh the generated blocks in enforcement/README.md")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = syn.parse_args(__doc__.splitlines()[0], DEFAULT_OUT_DIR, "the two files",
+                          "do not refresh the generated blocks in enforcement/README.md", argv)
 
     extracts = build()
     log.info("built %d officers (%d assignments) and %d cases", len(extracts.officers),
@@ -1157,10 +964,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("verified and wrote the two files to %s", args.out_dir)
     if not args.no_readme:
         update_readme(verified)
-    width = max(len(name) for name, _, _ in figures)
-    print(f"Enforcement 2023 synthetic extracts in {args.out_dir}")
-    for name, value, source in figures:
-        print(f"  {name:<{width}}  {value:>10}  ({source})")
+    syn.print_figures(f"Enforcement 2023 synthetic extracts in {args.out_dir}", figures, 10)
     return 0
 
 

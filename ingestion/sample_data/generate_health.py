@@ -24,25 +24,21 @@ the invented figures consistent (no day has more inpatients than open beds).
 Output is deterministic: a fixed random seed, no set iteration, and XLSX
 files written with fixed document-property and zip-entry timestamps, so a
 re-run gives byte-identical files. The generator also refreshes the block of
-expected figures in `ingestion/sample_data/health/README.md`.
+expected figures in `ingestion/sample_data/health/README.md`. What the three
+generators share (synthetic people, deterministic writing, the README blocks,
+the command line) is in `_synthetic.py` beside this file.
 
 Run: `.venv/bin/python ingestion/sample_data/generate_health.py`
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import datetime as dt
-import io
 import logging
 import math
-import os
 import random
 import re
 import statistics
-import tempfile
-import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -52,13 +48,16 @@ import openpyxl
 import pandas as pd
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
-from openpyxl.writer.excel import ExcelWriter
-from stdnum import numdb
 from stdnum.cn import ric
+
+try:  # imported as ingestion.sample_data.generate_health
+    from . import _synthetic as syn
+except ImportError:  # run as a script: this folder is sys.path[0]
+    import _synthetic as syn
 
 log = logging.getLogger(__name__)
 
+SCRIPT = "generate_health.py"
 SEED = 20230695  # 2023, June, 95 beds
 YEAR = 2023
 HERE = Path(__file__).resolve().parent
@@ -72,7 +71,6 @@ ADMISSION_FILE = "住院病人登记_2023.csv"
 ROUND_FILE = "专家查房记录_2023.xlsx"
 READING_FILE = "远程诊断申请_2023.csv"
 AID_FILE = "临时医疗救助发放表_2023.xlsx"
-ALL_FILES = (WARD_FILE, ADMISSION_FILE, ROUND_FILE, READING_FILE, AID_FILE)
 
 WARD_SHEET, ROUND_SHEET, AID_SHEET = "病房床位", "查房记录", "救助发放表"
 WARD_TITLE = "**镇卫生院病房床位登记（合成样例数据，非真实记录）"
@@ -107,18 +105,9 @@ OLD_SITE, NEW_SITE = "老院区", "新院区"
 OLD_SITE_LAST_DAY = FACT_NEW_SITE_FROM - dt.timedelta(days=1)
 YEAR_START, YEAR_END = dt.date(YEAR, 1, 1), dt.date(YEAR, 12, 31)
 
-# Same 23 villages/communities as the HR & SS sample and dbt_project/seeds/areas.csv.
-SEED_PLACES = ("杏花村", "漫流村", "南营村", "马窑村", "马庄村", "河下村", "后庄社区")
-INVENTED_VILLAGES = (
-    "东岗村", "西岗村", "柳湾村", "桃园村", "石桥村", "李庄村", "王楼村", "张集村",
-    "孙寨村", "高庙村", "前营村", "后营村", "北坡村", "槐树村", "青龙村", "白沙村",
-)
-VILLAGES = SEED_PLACES + INVENTED_VILLAGES
-VILLAGE_WEIGHTS = tuple(2 if v in SEED_PLACES else 1 for v in VILLAGES)
-
-# As in generate_hrss.py: region codes that python-stdnum's cn/loc lists with
-# no validity range, so every birth year validates.
-REGION_CODES = (("340121", 86), ("340421", 8), ("340621", 6))
+# The 23 villages/communities (as in the HR & SS sample and
+# dbt_project/seeds/areas.csv) and the ID region codes are syn.VILLAGES and
+# syn.REGION_CODES.
 
 # --------------------------------------------------------------------------
 # Invented wards. The new site's totals (48 wards, 95 beds) are FACTS.md.
@@ -239,22 +228,7 @@ AID_REASONS = (
 )
 AID_DATE_STYLES = (("cell", 40), ("chinese", 20), ("slash", 20), ("serial", 20))
 
-FIXED_TIMESTAMP = dt.datetime(2024, 1, 15, 9, 0, 0)  # XLSX created/modified and zip entry times
 EXCEL_EPOCH = dt.date(1899, 12, 30)
-
-SURNAMES = (
-    ("王", 14), ("李", 13), ("张", 12), ("刘", 10), ("陈", 8), ("杨", 6), ("赵", 5), ("黄", 4), ("周", 4),
-    ("吴", 4), ("徐", 3), ("孙", 3), ("胡", 3), ("朱", 3), ("高", 3), ("马", 3), ("郭", 3), ("何", 2),
-    ("罗", 2), ("宋", 2), ("郑", 2), ("韩", 2), ("冯", 2), ("于", 2), ("董", 2), ("程", 2), ("曹", 2),
-    ("袁", 2), ("许", 2), ("魏", 2), ("丁", 2), ("汪", 2), ("蒋", 1), ("葛", 1), ("鲁", 1), ("孟", 1),
-    ("侯", 1), ("史", 1), ("柏", 1), ("谢", 1), ("邵", 1), ("常", 1), ("方", 1), ("戴", 1), ("岳", 1),
-)
-MALE_CHARS = "伟强磊军勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆旭宁龙林洋建国志海峰东春文庆永振兵成德新利金山保全亮红"
-FEMALE_CHARS = "芳娟敏静丽艳霞燕玲萍红娜婷雪慧颖琳洁梅兰英凤秀华倩莉琴云月佳欣悦晶丹桂翠春花玉珍"
-
-
-class SampleDataError(RuntimeError):
-    """The generated files do not satisfy the facts or the format they must show."""
 
 
 # --------------------------------------------------------------------------
@@ -349,11 +323,6 @@ def _days(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def _weighted(rng: random.Random, options: tuple[tuple[str, int], ...] | dict[str, int]) -> str:
-    pairs = tuple(options.items()) if isinstance(options, dict) else options
-    return rng.choices([o for o, _ in pairs], weights=[w for _, w in pairs])[0]
-
-
 def _poisson(rng: random.Random, mean: float) -> int:
     """Knuth's method: small means only, which is all we need."""
     limit, k, p = math.exp(-mean), 0, 1.0
@@ -362,38 +331,6 @@ def _poisson(rng: random.Random, mean: float) -> int:
         if p <= limit:
             return k
         k += 1
-
-
-def _check_region_codes() -> None:
-    """Every region code must accept any birth year (no '[start-end]' county range)."""
-    db = numdb.get("cn/loc")
-    for code, _ in REGION_CODES:
-        info = {k: v for _, props in db.info(code) for k, v in props.items()}
-        if "county" not in info or info["county"].startswith("["):
-            raise SampleDataError(f"region code {code} has a validity range in stdnum's cn/loc: {info}")
-
-
-def _name(rng: random.Random, male: bool) -> str:
-    chars = MALE_CHARS if male else FEMALE_CHARS
-    given = rng.choice(chars)
-    if rng.random() < 0.68:
-        given += rng.choice(chars)
-    return _weighted(rng, SURNAMES) + given
-
-
-def _resident_id(rng: random.Random, male: bool, age: int, used: set[str]) -> str:
-    """A synthetic 18-character ID number valid under stdnum (check digit, date, place)."""
-    birth_floor = dt.date(YEAR - age - 1, 7, 2)  # aged exactly `age` on 1 July 2023
-    while True:
-        region = _weighted(rng, REGION_CODES)
-        birth = birth_floor + dt.timedelta(days=rng.randrange(365))
-        station = rng.randint(1, 68)
-        sex_digit = rng.choice("13579" if male else "02468")
-        body = f"{region}{birth:%Y%m%d}{station:02d}{sex_digit}"
-        number = body + ric.calc_check_digit(body + "0")
-        if number not in used:
-            used.add(number)
-            return number
 
 
 class People:
@@ -407,8 +344,8 @@ class People:
         rng = self.rng
         male = rng.random() < share_male
         age = rng.randint(youngest, oldest)
-        village = rng.choices(VILLAGES, weights=VILLAGE_WEIGHTS)[0]
-        return Person(_name(rng, male), male, _resident_id(rng, male, age, self.ids), village)
+        village = syn.village(rng)
+        return Person(syn.name(rng, male), male, syn.resident_id(rng, male, age, self.ids, year=YEAR), village)
 
 
 # --------------------------------------------------------------------------
@@ -429,7 +366,7 @@ def _build_wards() -> list[Ward]:
         (current,) = [w for w in wards if w.ward_id == ward_id]
         changed_on = _date(changed)
         if current.beds != before:
-            raise SampleDataError(f"ward {ward_id}: plan has {current.beds} beds, history starts with {before}")
+            raise syn.SampleDataError(f"ward {ward_id}: plan has {current.beds} beds, history starts with {before}")
         wards.remove(current)
         wards.append(Ward(ward_id, current.site, current.department, before, current.valid_from,
                           changed_on - dt.timedelta(days=1)))
@@ -504,7 +441,7 @@ def _build_stays(rng: random.Random, people: People, wards: list[Ward]) -> tuple
     # they were discharged in 2023).
     carried = 0
     while carried < CARRY_OVER_STAYS:
-        department = _weighted(rng, DEPARTMENT_WEIGHTS[OLD_SITE])
+        department = syn.weighted(rng, DEPARTMENT_WEIGHTS[OLD_SITE])
         los = _length_of_stay(rng, department)
         discharged = YEAR_START + dt.timedelta(days=rng.randint(1, max(1, los - 1)))
         admitted = discharged - dt.timedelta(days=los)
@@ -520,7 +457,7 @@ def _build_stays(rng: random.Random, people: People, wards: list[Ward]) -> tuple
         if SPRING_FESTIVAL[0] <= day <= SPRING_FESTIVAL[1]:
             rate *= 0.5
         for _ in range(_poisson(rng, rate)):
-            department = _weighted(rng, DEPARTMENT_WEIGHTS[site])
+            department = syn.weighted(rng, DEPARTMENT_WEIGHTS[site])
             discharged = day + dt.timedelta(days=_length_of_stay(rng, department))
             if fits(department, day, discharged):
                 admit(department, day, discharged)
@@ -533,7 +470,7 @@ def _build_stays(rng: random.Random, people: People, wards: list[Ward]) -> tuple
     for stay in stays:
         stay.admission_id = f"ZY{stay.admitted.year}{next_number[stay.admitted.year]:05d}"
         next_number[stay.admitted.year] += 1
-        stay.style = _weighted(rng, ADMISSION_DATE_STYLES)
+        stay.style = syn.weighted(rng, ADMISSION_DATE_STYLES)
         stay.id_text = stay.patient.resident_id
     x_rows = [s for s in stays if s.id_text.endswith("X")]
     for stay in rng.sample(x_rows, LOWERCASE_X_ADMISSIONS):
@@ -561,7 +498,7 @@ def _build_rounds(rng: random.Random, occupied: dict[dt.date, Counter[str]]) -> 
         inpatients = occupied[day]
         candidates = [d for d in NEW_DEPARTMENTS if inpatients[d] >= MIN_PATIENTS_SEEN]
         if not candidates:
-            raise SampleDataError(f"{day}: no department has {MIN_PATIENTS_SEEN} inpatients for a round")
+            raise syn.SampleDataError(f"{day}: no department has {MIN_PATIENTS_SEEN} inpatients for a round")
         two = rng.random() < (0.65 if _site_on(day) == NEW_SITE else 0.25)
         chosen: list[str] = []
         for _ in range(min(2 if two else 1, len(candidates))):
@@ -570,7 +507,7 @@ def _build_rounds(rng: random.Random, occupied: dict[dt.date, Counter[str]]) -> 
         for department in chosen:
             expert_department = rng.choice(EXPERT_DEPARTMENTS[department])
             if expert_department not in experts or rng.random() < 0.2:
-                experts[expert_department] = _name(rng, rng.random() < 0.6)
+                experts[expert_department] = syn.name(rng, rng.random() < 0.6)
             seen = rng.randint(MIN_PATIENTS_SEEN, min(MAX_PATIENTS_SEEN, inpatients[department]))
             rounds.append(Round(f"CF{YEAR}-{len(rounds) + 1:03d}", day, expert_department,
                                 experts[expert_department], department, seen))
@@ -629,14 +566,14 @@ def _build_readings(rng: random.Random, people: People, stays: list[Stay]) -> li
         site = _site_on(day)
         weekday, weekend = READING_RATE[site]
         for _ in range(_poisson(rng, weekend if day.weekday() >= 5 else weekday)):
-            exam = _weighted(rng, EXAM_WEIGHTS[site])
+            exam = syn.weighted(rng, EXAM_WEIGHTS[site])
             reading = _reading(rng, patient(), exam, _request_time(rng, day, exam), _turnaround_hours(rng, exam))
             if reading.reported is not None:  # the unanswered ones are the explicit list below
                 readings.append(reading)
     for requested, exam, hours in PENDING_AT_YEAR_END:
         reading = _reading(rng, patient(), exam, requested, hours)
         if reading.reported is not None:
-            raise SampleDataError(f"pending request at {requested} would be answered in {YEAR}")
+            raise syn.SampleDataError(f"pending request at {requested} would be answered in {YEAR}")
         readings.append(reading)
 
     readings.sort(key=lambda r: r.requested)
@@ -678,13 +615,13 @@ def _build_payments(rng: random.Random, people: People) -> list[AidPayment]:
     payments = []
     for number, (head, paid, note) in enumerate(planned, start=1):
         payments.append(AidPayment(f"LSJZ{YEAR}-{number:03d}", head, paid, _amount(rng),
-                                   _weighted(rng, AID_SOURCE_WEIGHTS), note, _weighted(rng, AID_DATE_STYLES)))
+                                   syn.weighted(rng, AID_SOURCE_WEIGHTS), note, syn.weighted(rng, AID_DATE_STYLES)))
     return payments
 
 
 def build() -> Extracts:
     """The whole synthetic year, from the fixed seed."""
-    _check_region_codes()
+    syn.check_region_codes()
     rng = random.Random(SEED)
     people = People(rng)
     wards = _build_wards()
@@ -718,57 +655,13 @@ def _format_time(moment: dt.datetime, seconds_style: bool) -> str:
     return f"{moment:%Y-%m-%d %H:%M}"
 
 
-def _save_workbook(workbook: openpyxl.Workbook, path: Path) -> None:
-    """Save with fixed timestamps so the bytes do not depend on when we ran (as generate_hrss.py)."""
-    props = workbook.properties
-    props.creator = "govkpi generate_health.py (synthetic sample data)"
-    props.lastModifiedBy = props.creator
-    props.created = FIXED_TIMESTAMP
-    props.modified = FIXED_TIMESTAMP
-    raw = io.BytesIO()
-    ExcelWriter(workbook, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED)).save()
-    with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as source, zipfile.ZipFile(path, "w") as target:
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIMESTAMP.timetuple()[:6])
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            target.writestr(entry, source.read(info.filename))
-
-
-def _titled_sheet(workbook: openpyxl.Workbook, sheet_name: str, title: str,
-                  header: tuple[str, ...], widths: tuple[int, ...]) -> Worksheet:
-    sheet = workbook.active
-    sheet.title = sheet_name
-    sheet.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
-    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
-    sheet.cell(row=1, column=1).alignment = Alignment(horizontal="center", vertical="center")
-    sheet.row_dimensions[1].height = 28
-    for column, (text, width) in enumerate(zip(header, widths), start=1):
-        cell = sheet.cell(row=2, column=column, value=text)
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(horizontal="center")
-        sheet.column_dimensions[get_column_letter(column)].width = width
-    sheet.freeze_panes = "A3"
-    return sheet
-
-
 def write_wards(wards: list[Ward], path: Path) -> None:
     workbook = openpyxl.Workbook()
-    sheet = _titled_sheet(workbook, WARD_SHEET, WARD_TITLE, WARD_HEADER, (10, 9, 12, 9, 12, 12, 26))
+    sheet = syn.titled_sheet(workbook, WARD_SHEET, WARD_TITLE, WARD_HEADER, (10, 9, 12, 9, 12, 12, 26))
     for row, ward in enumerate(wards, start=3):
-        values = (ward.ward_id, ward.site, ward.department, ward.beds, ward.valid_from, ward.valid_to,
-                  ward.note or None)
-        for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column, value=value)
-            if isinstance(value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-    _save_workbook(workbook, path)
-
-
-def _csv_text(rows: list[list[str]], line_end: str) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator=line_end).writerows(rows)
-    return buffer.getvalue()
+        syn.fill_row(sheet, row, (ward.ward_id, ward.site, ward.department, ward.beds, ward.valid_from,
+                                  ward.valid_to, ward.note or None))
+    syn.save_workbook(workbook, path, SCRIPT)
 
 
 def write_admissions(stays: list[Stay], path: Path) -> None:
@@ -777,30 +670,25 @@ def write_admissions(stays: list[Stay], path: Path) -> None:
         discharged = "" if s.discharged > YEAR_END else _format_date(s.discharged, s.style)
         rows.append([s.admission_id, s.patient.name, s.id_text, s.patient.village, s.department,
                      _format_date(s.admitted, s.style), discharged])
-    path.write_bytes(_csv_text(rows, "\n").encode("utf-8"))
+    path.write_bytes(syn.csv_text(rows, "\n").encode("utf-8"))
 
 
 def write_rounds(rounds: list[Round], path: Path) -> None:
     workbook = openpyxl.Workbook()
-    sheet = _titled_sheet(workbook, ROUND_SHEET, ROUND_TITLE, ROUND_HEADER, (12, 12, 13, 10, 12, 11))
+    sheet = syn.titled_sheet(workbook, ROUND_SHEET, ROUND_TITLE, ROUND_HEADER, (12, 12, 13, 10, 12, 11))
     for row, r in enumerate(rounds, start=3):
-        values = (r.round_id, r.day, r.expert_department, r.expert_name, r.department, r.patients_seen)
-        for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column, value=value)
-            if isinstance(value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-    _save_workbook(workbook, path)
+        syn.fill_row(sheet, row, (r.round_id, r.day, r.expert_department, r.expert_name, r.department,
+                                  r.patients_seen))
+    syn.save_workbook(workbook, path, SCRIPT)
 
 
 def write_readings(readings: list[Reading], path: Path) -> None:
-    # An Excel "save as CSV" of a sheet whose title is merged across the
-    # header's width gives the title followed by empty cells.
-    rows = [[READING_TITLE] + [""] * (len(READING_HEADER) - 1), list(READING_HEADER)]
+    rows = syn.titled_csv_head(READING_TITLE, READING_HEADER)
     for r in readings:
         reported = "" if r.reported is None else _format_time(r.reported, r.seconds_style)
         rows.append([r.request_id, r.id_text, r.patient.village, r.exam,
                      _format_time(r.requested, r.seconds_style), reported])
-    path.write_bytes(_csv_text(rows, "\r\n").encode("gb18030"))
+    path.write_bytes(syn.csv_text(rows, "\r\n").encode("gb18030"))
 
 
 def write_aid(payments: list[AidPayment], path: Path) -> None:
@@ -863,7 +751,7 @@ def write_aid(payments: list[AidPayment], path: Path) -> None:
     for column, w in enumerate((6, 14, 10, 21, 10, 13, 14, 10, 24), start=1):
         sheet.column_dimensions[get_column_letter(column)].width = w
     sheet.freeze_panes = f"A{AID_FIRST_DATA_ROW}"
-    _save_workbook(workbook, path)
+    syn.save_workbook(workbook, path, SCRIPT)
 
 
 # --------------------------------------------------------------------------
@@ -874,11 +762,6 @@ _YMD = re.compile(r"^(\d{4})[-/年](\d{1,2})[-/月](\d{1,2})日?$")
 _SERIAL = re.compile(r"^\d{5}$")
 _ISO_MINUTE = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})$")
 _SLASH_SECONDS = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2}) (\d{1,2}):(\d{2}):(\d{2})$")
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise SampleDataError(message)
 
 
 def _parse_date(value: object, where: str) -> dt.date:
@@ -894,7 +777,7 @@ def _parse_date(value: object, where: str) -> dt.date:
         return dt.date(*(int(g) for g in match.groups()))
     if _SERIAL.match(text):
         return EXCEL_EPOCH + dt.timedelta(days=int(text))
-    raise SampleDataError(f"{where}: {value!r} is not a date")
+    raise syn.SampleDataError(f"{where}: {value!r} is not a date")
 
 
 def _date_style(value: object) -> str:
@@ -912,12 +795,8 @@ def _date_style(value: object) -> str:
 def _parse_time(text: str, where: str) -> dt.datetime:
     match = _ISO_MINUTE.match(text) or _SLASH_SECONDS.match(text)
     if not match:
-        raise SampleDataError(f"{where}: {text!r} is not a date and time in one of the two styles")
+        raise syn.SampleDataError(f"{where}: {text!r} is not a date and time in one of the two styles")
     return dt.datetime(*(int(g) for g in match.groups()))
-
-
-def _pct(part: float, whole: float) -> str:
-    return f"{100 * part / whole:.2f} %"
 
 
 def _month_end(month: int) -> dt.date:
@@ -927,44 +806,44 @@ def _month_end(month: int) -> dt.date:
 def _verify_wards(out_dir: Path) -> tuple[list[Ward], list[tuple[str, str, str]]]:
     path = out_dir / WARD_FILE
     sheet = openpyxl.load_workbook(path)[WARD_SHEET]
-    _check(sheet.cell(row=1, column=1).value == WARD_TITLE, "ward register title row is wrong")
+    syn.check(sheet.cell(row=1, column=1).value == WARD_TITLE, "ward register title row is wrong")
     header = tuple(sheet.cell(row=2, column=c).value for c in range(1, len(WARD_HEADER) + 1))
-    _check(header == WARD_HEADER, f"ward register header is {header}")
+    syn.check(header == WARD_HEADER, f"ward register header is {header}")
     wards: list[Ward] = []
     for row in range(3, sheet.max_row + 1):
         ward_id, site, department, beds, valid_from, valid_to, note = (
             sheet.cell(row=row, column=c).value for c in range(1, len(WARD_HEADER) + 1))
         where = f"ward register row {row}"
-        _check(sheet.cell(row=row, column=5).is_date, f"{where}: 启用日期 is not a date cell")
-        _check(valid_to is None or sheet.cell(row=row, column=6).is_date, f"{where}: 停用日期 is not a date cell")
-        _check(isinstance(beds, int) and 1 <= beds <= 4, f"{where}: {beds!r} open beds")
-        _check(site in (OLD_SITE, NEW_SITE), f"{where}: site {site!r}")
-        _check(ward_id.startswith("L-" if site == OLD_SITE else "X-"), f"{where}: {ward_id} on {site}")
+        syn.check(sheet.cell(row=row, column=5).is_date, f"{where}: 启用日期 is not a date cell")
+        syn.check(valid_to is None or sheet.cell(row=row, column=6).is_date, f"{where}: 停用日期 is not a date cell")
+        syn.check(isinstance(beds, int) and 1 <= beds <= 4, f"{where}: {beds!r} open beds")
+        syn.check(site in (OLD_SITE, NEW_SITE), f"{where}: site {site!r}")
+        syn.check(ward_id.startswith("L-" if site == OLD_SITE else "X-"), f"{where}: {ward_id} on {site}")
         wards.append(Ward(ward_id, site, department, beds, valid_from.date(),
                           None if valid_to is None else valid_to.date(), note or ""))
-    _check(len({(w.ward_id, w.valid_from) for w in wards}) == len(wards), "ward register key is not unique")
+    syn.check(len({(w.ward_id, w.valid_from) for w in wards}) == len(wards), "ward register key is not unique")
     by_ward: dict[str, list[Ward]] = defaultdict(list)
     for ward in wards:
         by_ward[ward.ward_id].append(ward)
     for ward_id, rows in by_ward.items():
         rows.sort(key=lambda w: w.valid_from)
         for before, after in zip(rows, rows[1:]):
-            _check(before.valid_to == after.valid_from - dt.timedelta(days=1),
+            syn.check(before.valid_to == after.valid_from - dt.timedelta(days=1),
                    f"ward {ward_id}: periods {before.valid_from}..{before.valid_to} and {after.valid_from} "
                    "overlap or leave a gap")
-        _check(len({w.department for w in rows}) == 1 and len({w.site for w in rows}) == 1,
+        syn.check(len({w.department for w in rows}) == 1 and len({w.site for w in rows}) == 1,
                f"ward {ward_id} changes department or site")
     old = [w for w in wards if w.site == OLD_SITE]
     new = [w for w in wards if w.site == NEW_SITE]
-    _check(all(YEAR - 8 <= w.valid_from.year <= YEAR - 3 for w in old if w.valid_from == min(
+    syn.check(all(YEAR - 8 <= w.valid_from.year <= YEAR - 3 for w in old if w.valid_from == min(
         x.valid_from for x in by_ward[w.ward_id])), "an old-site ward opened outside 2015-2020")
-    _check(max(w.valid_to for w in old) == OLD_SITE_LAST_DAY and all(w.valid_to for w in old),
+    syn.check(max(w.valid_to for w in old) == OLD_SITE_LAST_DAY and all(w.valid_to for w in old),
            f"old-site wards must close by {OLD_SITE_LAST_DAY}")
-    _check(min(w.valid_from for w in new) == FACT_NEW_SITE_FROM, f"new-site wards must open on {FACT_NEW_SITE_FROM}")
-    _check({w.department for w in old} == set(OLD_DEPARTMENTS), "old-site departments are wrong")
-    _check({w.department for w in new} == set(NEW_DEPARTMENTS), "new-site departments are wrong")
+    syn.check(min(w.valid_from for w in new) == FACT_NEW_SITE_FROM, f"new-site wards must open on {FACT_NEW_SITE_FROM}")
+    syn.check({w.department for w in old} == set(OLD_DEPARTMENTS), "old-site departments are wrong")
+    syn.check({w.department for w in new} == set(NEW_DEPARTMENTS), "new-site departments are wrong")
     changes_2023 = [w for w in new if w.valid_from > FACT_NEW_SITE_FROM]
-    _check(len(changes_2023) == len(NEW_HISTORY), "new-site history rows are missing")
+    syn.check(len(changes_2023) == len(NEW_HISTORY), "new-site history rows are missing")
 
     def as_of(day: dt.date) -> tuple[int, int]:
         open_rows = [w for w in wards if w.open_on(day)]
@@ -974,11 +853,11 @@ def _verify_wards(out_dir: Path) -> tuple[list[Ward], list[tuple[str, str, str]]
     for month in range(1, 13):
         beds, count = as_of(_month_end(month))
         expected = (FACT_NEW_BEDS, FACT_NEW_WARDS) if month >= 6 else (OLD_BEDS, OLD_WARDS)
-        _check((beds, count) == expected, f"as of {_month_end(month)}: {beds} beds in {count} wards, not {expected}")
+        syn.check((beds, count) == expected, f"as of {_month_end(month)}: {beds} beds in {count} wards, not {expected}")
     for day in _days(YEAR_START, YEAR_END):
         beds, count = as_of(day)
         expected = (FACT_NEW_BEDS, FACT_NEW_WARDS) if day >= FACT_NEW_SITE_FROM else (OLD_BEDS, OLD_WARDS)
-        _check((beds, count) == expected, f"on {day}: {beds} beds in {count} wards, not {expected}")
+        syn.check((beds, count) == expected, f"on {day}: {beds} beds in {count} wards, not {expected}")
     beds, count = as_of(YEAR_END)
     figures += [
         (f"open beds as of {YEAR_END} (year {YEAR}) and at every month end June-December", str(beds), "FACTS.md"),
@@ -1010,40 +889,40 @@ def _beds_on(wards: list[Ward], day: dt.date, department: str | None = None) -> 
 def _verify_admissions(out_dir: Path, wards: list[Ward]) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
     path = out_dir / ADMISSION_FILE
     raw = path.read_bytes()
-    _check(not raw.startswith(b"\xef\xbb\xbf"), "admission register must not carry a BOM")
+    syn.check(not raw.startswith(b"\xef\xbb\xbf"), "admission register must not carry a BOM")
     raw.decode("utf-8")  # raises if it is not UTF-8
     stays = pd.read_csv(path, encoding="utf-8", dtype=str, keep_default_na=False)
-    _check(tuple(stays.columns) == ADMISSION_HEADER, f"admission header is {list(stays.columns)}")
-    _check(stays["住院号"].is_unique, "住院号 is not unique")
+    syn.check(tuple(stays.columns) == ADMISSION_HEADER, f"admission header is {list(stays.columns)}")
+    syn.check(stays["住院号"].is_unique, "住院号 is not unique")
     stays["id"] = stays["身份证号"].str.upper()
-    _check(stays["id"].map(ric.is_valid).all(), "an admission ID number is not valid")
-    _check(stays["所在村"].isin(VILLAGES).all(), "an admission village is not one of the 23")
+    syn.check(stays["id"].map(ric.is_valid).all(), "an admission ID number is not valid")
+    syn.check(stays["所在村"].isin(syn.VILLAGES).all(), "an admission village is not one of the 23")
     stays["admitted"] = [_parse_date(v, f"住院号 {i} 入院日期") for i, v in zip(stays["住院号"], stays["入院日期"])]
     stays["discharged"] = [None if v == "" else _parse_date(v, f"住院号 {i} 出院日期")
                            for i, v in zip(stays["住院号"], stays["出院日期"])]
-    _check(stays.groupby("id")["患者姓名"].nunique().eq(1).all(), "one ID number has two names")
+    syn.check(stays.groupby("id")["患者姓名"].nunique().eq(1).all(), "one ID number has two names")
     departments_at = {site: {w.department for w in wards if w.site == site} for site in (OLD_SITE, NEW_SITE)}
     occupied: dict[dt.date, Counter[str]] = defaultdict(Counter)
     for _, s in stays.iterrows():
         where = f"admission {s['住院号']}"
         admitted, discharged = s["admitted"], None if pd.isna(s["discharged"]) else s["discharged"]
-        _check(admitted <= YEAR_END, f"{where}: admitted after {YEAR}")
-        _check(discharged is not None or admitted >= YEAR_END - dt.timedelta(days=15),
+        syn.check(admitted <= YEAR_END, f"{where}: admitted after {YEAR}")
+        syn.check(discharged is not None or admitted >= YEAR_END - dt.timedelta(days=15),
                f"{where}: no discharge date but admitted on {admitted}")
-        _check(discharged is None or YEAR_START <= discharged <= YEAR_END, f"{where}: discharged {discharged}")
+        syn.check(discharged is None or YEAR_START <= discharged <= YEAR_END, f"{where}: discharged {discharged}")
         if discharged is not None:
-            _check(2 <= (discharged - admitted).days <= 15, f"{where}: stay of {(discharged - admitted).days} days")
-        _check(s["入院科室"] in departments_at[_site_on(admitted)],
+            syn.check(2 <= (discharged - admitted).days <= 15, f"{where}: stay of {(discharged - admitted).days} days")
+        syn.check(s["入院科室"] in departments_at[_site_on(admitted)],
                f"{where}: {s['入院科室']} does not exist at the {_site_on(admitted)} on {admitted}")
         last = (discharged - dt.timedelta(days=1)) if discharged else YEAR_END
-        _check(_site_on(admitted) == _site_on(last), f"{where}: the stay spans the move")
+        syn.check(_site_on(admitted) == _site_on(last), f"{where}: the stay spans the move")
         for day in _days(admitted, last):
             occupied[day][s["入院科室"]] += 1
     for day, counts in sorted(occupied.items()):
         total = sum(counts.values())
-        _check(total <= _beds_on(wards, day), f"{day}: {total} inpatients, {_beds_on(wards, day)} open beds")
+        syn.check(total <= _beds_on(wards, day), f"{day}: {total} inpatients, {_beds_on(wards, day)} open beds")
         for department, n in counts.items():
-            _check(n <= _beds_on(wards, day, department), f"{day}: {n} inpatients in {department}, too few beds")
+            syn.check(n <= _beds_on(wards, day, department), f"{day}: {n} inpatients in {department}, too few beds")
 
     in_year = stays[stays["admitted"].map(lambda d: d >= YEAR_START)]
     discharged_in_year = stays[stays["discharged"].notna()]
@@ -1095,45 +974,45 @@ def _occupancy_table(stays: pd.DataFrame, wards: list[Ward]) -> tuple[list[str],
     ]
     for month in range(1, 13):
         lines.append(f"| {YEAR}-{month:02d} | {admissions[month]} | {occupied[month]} | {available[month]} | "
-                     f"{_beds_on(wards, _month_end(month))} | {_pct(occupied[month], available[month])} |")
+                     f"{_beds_on(wards, _month_end(month))} | {syn.pct(occupied[month], available[month])} |")
     total_occupied, total_available = sum(occupied.values()), sum(available.values())
     lines.append(f"| **{YEAR}** | **{sum(admissions.values())}** | **{total_occupied}** | **{total_available}** | "
-                 f"**{_beds_on(wards, YEAR_END)}** | **{_pct(total_occupied, total_available)}** |")
+                 f"**{_beds_on(wards, YEAR_END)}** | **{syn.pct(total_occupied, total_available)}** |")
     figures = [
         (f"occupied bed-days in {YEAR}", str(total_occupied), "invented"),
         (f"available bed-days in {YEAR} (42 x 151 + 95 x 214)", str(total_available), "beds FACTS.md / invented"),
-        (f"bed occupancy rate {YEAR}", _pct(total_occupied, total_available), "invented"),
+        (f"bed occupancy rate {YEAR}", syn.pct(total_occupied, total_available), "invented"),
         ("stays whose occupied days span a month end", str(spans_month_end), "invented"),
     ]
     for month in range(1, 13):
-        _check(occupied[month] <= available[month], f"month {month}: more occupied than available bed-days")
+        syn.check(occupied[month] <= available[month], f"month {month}: more occupied than available bed-days")
     return lines, figures
 
 
 def _verify_rounds(out_dir: Path, wards: list[Ward], stays: pd.DataFrame) -> list[tuple[str, str, str]]:
     path = out_dir / ROUND_FILE
     rounds = pd.read_excel(path, sheet_name=ROUND_SHEET, header=1, dtype={"查房编号": str})
-    _check(tuple(rounds.columns) == ROUND_HEADER, f"rounds header is {list(rounds.columns)}")
+    syn.check(tuple(rounds.columns) == ROUND_HEADER, f"rounds header is {list(rounds.columns)}")
     sheet = openpyxl.load_workbook(path)[ROUND_SHEET]
-    _check(sheet.cell(row=1, column=1).value == ROUND_TITLE, "rounds title row is wrong")
+    syn.check(sheet.cell(row=1, column=1).value == ROUND_TITLE, "rounds title row is wrong")
     for row in range(3, 3 + len(rounds)):
-        _check(sheet.cell(row=row, column=2).is_date, f"rounds row {row}: 查房日期 is not a date cell")
-    _check(rounds["查房编号"].is_unique, "查房编号 is not unique")
+        syn.check(sheet.cell(row=row, column=2).is_date, f"rounds row {row}: 查房日期 is not a date cell")
+    syn.check(rounds["查房编号"].is_unique, "查房编号 is not unique")
     rounds["day"] = rounds["查房日期"].map(lambda v: _parse_date(v, "查房日期"))
-    _check(rounds["day"].map(lambda d: d.weekday() == 1 and d.year == YEAR).all(),
+    syn.check(rounds["day"].map(lambda d: d.weekday() == 1 and d.year == YEAR).all(),
            f"a round is not on a Tuesday of {YEAR}")
     held = set(rounds["day"])
     missed = [d for d in _tuesdays() if d not in held]
-    _check(missed == [d for d, _ in MISSED_TUESDAYS], f"missed Tuesdays are {missed}")
-    _check(rounds.groupby("day").size().max() <= 2, "more than two rounds on a Tuesday")
-    _check(rounds["查房患者数"].between(MIN_PATIENTS_SEEN, MAX_PATIENTS_SEEN).all(), "查房患者数 out of 3-15")
-    _check(not rounds.duplicated(["day", "查房科室"]).any(), "two rounds of one department on one day")
+    syn.check(missed == [d for d, _ in MISSED_TUESDAYS], f"missed Tuesdays are {missed}")
+    syn.check(rounds.groupby("day").size().max() <= 2, "more than two rounds on a Tuesday")
+    syn.check(rounds["查房患者数"].between(MIN_PATIENTS_SEEN, MAX_PATIENTS_SEEN).all(), "查房患者数 out of 3-15")
+    syn.check(not rounds.duplicated(["day", "查房科室"]).any(), "two rounds of one department on one day")
     for _, r in rounds.iterrows():
         where = f"round {r['查房编号']}"
-        _check(_beds_on(wards, r["day"], r["查房科室"]) > 0, f"{where}: {r['查房科室']} has no beds on {r['day']}")
+        syn.check(_beds_on(wards, r["day"], r["查房科室"]) > 0, f"{where}: {r['查房科室']} has no beds on {r['day']}")
         inpatients = sum(1 for a, d, dep in zip(stays["admitted"], stays["discharged"], stays["入院科室"])
                          if dep == r["查房科室"] and a <= r["day"] and (pd.isna(d) or r["day"] < d))
-        _check(r["查房患者数"] <= inpatients, f"{where}: {r['查房患者数']} seen, {inpatients} inpatients")
+        syn.check(r["查房患者数"] <= inpatients, f"{where}: {r['查房患者数']} seen, {inpatients} inpatients")
     figures = [
         (f"expert rounds in {YEAR}", str(len(rounds)), "invented (weekly Tuesday rounds: FACTS.md)"),
         ("Tuesdays with at least one round", str(len(held)), "invented"),
@@ -1147,44 +1026,36 @@ def _verify_rounds(out_dir: Path, wards: list[Ward], stays: pd.DataFrame) -> lis
 
 def _verify_readings(out_dir: Path) -> list[tuple[str, str, str]]:
     path = out_dir / READING_FILE
-    raw = path.read_bytes()
-    _check(not raw.startswith(b"\xef\xbb\xbf"), "remote readings must not carry a BOM")
-    _check(raw.count(b"\r\n") == raw.count(b"\n"), "remote readings line endings are not all CRLF")
-    try:
-        raw.decode("utf-8")
-        _check(False, "remote readings decode as UTF-8; they must be GB18030")
-    except UnicodeDecodeError:
-        pass
-    _check(raw.split(b"\r\n", 1)[0].decode("gb18030").startswith(READING_TITLE), "remote readings title is wrong")
+    syn.check_gb18030_titled_csv(path.read_bytes(), READING_TITLE, "remote readings CSV")
     readings = pd.read_csv(path, encoding="gb18030", header=1, dtype=str, keep_default_na=False)
-    _check(tuple(readings.columns) == READING_HEADER, f"remote readings header is {list(readings.columns)}")
-    _check(readings["申请单号"].is_unique, "申请单号 is not unique")
-    _check(readings["患者身份证号"].str.upper().map(ric.is_valid).all(), "a remote reading ID is not valid")
-    _check(readings["患者所在村"].isin(VILLAGES).all(), "a remote reading village is not one of the 23")
-    _check(set(readings["检查类型"]) == set(FACT_EXAM_TYPES), f"exam types are {sorted(set(readings['检查类型']))}")
+    syn.check(tuple(readings.columns) == READING_HEADER, f"remote readings header is {list(readings.columns)}")
+    syn.check(readings["申请单号"].is_unique, "申请单号 is not unique")
+    syn.check(readings["患者身份证号"].str.upper().map(ric.is_valid).all(), "a remote reading ID is not valid")
+    syn.check(readings["患者所在村"].isin(syn.VILLAGES).all(), "a remote reading village is not one of the 23")
+    syn.check(set(readings["检查类型"]) == set(FACT_EXAM_TYPES), f"exam types are {sorted(set(readings['检查类型']))}")
     readings["requested"] = [_parse_time(v, f"{i} 申请时间") for i, v in zip(readings["申请单号"], readings["申请时间"])]
     readings["reported"] = [None if v == "" else _parse_time(v, f"{i} 报告时间")
                             for i, v in zip(readings["申请单号"], readings["报告时间"])]
     hours: dict[str, list[float]] = defaultdict(list)
     for _, r in readings.iterrows():
         where = f"request {r['申请单号']}"
-        _check(r["requested"].year == YEAR, f"{where}: requested outside {YEAR}")
-        _check(r["检查类型"] != CT or r["requested"].date() >= FACT_NEW_SITE_FROM, f"{where}: CT before the move")
-        _check(("/" in r["申请时间"]) == ("/" in r["报告时间"]) or r["报告时间"] == "", f"{where}: mixed styles")
+        syn.check(r["requested"].year == YEAR, f"{where}: requested outside {YEAR}")
+        syn.check(r["检查类型"] != CT or r["requested"].date() >= FACT_NEW_SITE_FROM, f"{where}: CT before the move")
+        syn.check(("/" in r["申请时间"]) == ("/" in r["报告时间"]) or r["报告时间"] == "", f"{where}: mixed styles")
         if pd.isna(r["reported"]):
-            _check(r["requested"] >= dt.datetime(YEAR, 12, 31) - dt.timedelta(hours=MAX_TURNAROUND_HOURS),
+            syn.check(r["requested"] >= dt.datetime(YEAR, 12, 31) - dt.timedelta(hours=MAX_TURNAROUND_HOURS),
                    f"{where}: no report, but requested on {r['requested']}")
             continue
         turnaround = (r["reported"] - r["requested"]).total_seconds() / 3600
-        _check(MIN_TURNAROUND_HOURS <= turnaround <= MAX_TURNAROUND_HOURS, f"{where}: {turnaround:.2f} h turnaround")
-        _check(r["reported"].year == YEAR, f"{where}: reported outside {YEAR}")
+        syn.check(MIN_TURNAROUND_HOURS <= turnaround <= MAX_TURNAROUND_HOURS, f"{where}: {turnaround:.2f} h turnaround")
+        syn.check(r["reported"].year == YEAR, f"{where}: reported outside {YEAR}")
         hours[r["检查类型"]].append(turnaround)
     all_hours = [h for exam in FACT_EXAM_TYPES for h in hours[exam]]
-    _check(statistics.median(hours[ECG]) < statistics.median(hours[ULTRASOUND]) < statistics.median(hours[CT]),
+    syn.check(statistics.median(hours[ECG]) < statistics.median(hours[ULTRASOUND]) < statistics.median(hours[CT]),
            "ECG must be the fastest reading and CT the slowest")
     pending = readings["reported"].isna()
     counts = readings["检查类型"].value_counts()
-    _check(1800 <= len(readings) <= 2300, f"{len(readings)} remote readings")
+    syn.check(1800 <= len(readings) <= 2300, f"{len(readings)} remote readings")
     figures: list[tuple[str, str, str]] = [
         (f"remote reading requests in {YEAR}", str(len(readings)), "invented"),
     ]
@@ -1226,36 +1097,37 @@ def _verify_aid(out_dir: Path) -> list[tuple[str, str, str]]:
     path = out_dir / AID_FILE
     sheet = openpyxl.load_workbook(path)[AID_SHEET]
     merged = sorted(str(r) for r in sheet.merged_cells.ranges)
-    _check(sheet["A1"].value == AID_TITLE, "aid form title is wrong")
+    syn.check(sheet["A1"].value == AID_TITLE, "aid form title is wrong")
     for expected in ("A1:I1", "A2:A3", "B2:B3", "C2:D2", "E2:E3", "F2:H2", "I2:I3"):
-        _check(expected in merged, f"aid form: {expected} is not merged (merged: {merged})")
+        syn.check(expected in merged, f"aid form: {expected} is not merged (merged: {merged})")
     for column, (upper, lower) in enumerate(AID_COLUMNS, start=1):
-        _check(sheet.cell(row=2, column=column).value == upper, f"aid form row 2 column {column}")
-        _check(sheet.cell(row=3, column=column).value == lower, f"aid form row 3 column {column}")
+        syn.check(sheet.cell(row=2, column=column).value == upper, f"aid form row 2 column {column}")
+        syn.check(sheet.cell(row=3, column=column).value == lower, f"aid form row 3 column {column}")
     rows = list(sheet.iter_rows(min_row=AID_FIRST_DATA_ROW, values_only=True))
-    _check(rows[-1][0] == "合计", "the last row of the aid form is not the 合计 row")
+    syn.check(rows[-1][0] == "合计", "the last row of the aid form is not the 合计 row")
     data = rows[:-1]
-    _check(all(r[0] != "合计" for r in data), "a 合计 row among the data")
+    syn.check(all(r[0] != "合计" for r in data), "a 合计 row among the data")
     for offset in range(len(data)):
-        _check(sheet.cell(row=AID_FIRST_DATA_ROW + offset, column=4).data_type == "s", "an aid ID is not a text cell")
+        syn.check(sheet.cell(row=AID_FIRST_DATA_ROW + offset, column=4).data_type == "s",
+                  "an aid ID is not a text cell")
     ids = [r[3].upper() for r in data]
-    _check(all(ric.is_valid(i) for i in ids), "an aid household ID is not valid")
-    _check([r[0] for r in data] == list(range(1, len(data) + 1)), "序号 is not 1..n")
-    _check(len({r[1] for r in data}) == len(data), "救助编号 is not unique")
-    _check(all(r[4] in VILLAGES for r in data), "an aid village is not one of the 23")
-    _check(all(r[7] in FACT_FUNDING_SOURCES for r in data), "资金来源 is not 企业捐赠/爱心人士")
+    syn.check(all(ric.is_valid(i) for i in ids), "an aid household ID is not valid")
+    syn.check([r[0] for r in data] == list(range(1, len(data) + 1)), "序号 is not 1..n")
+    syn.check(len({r[1] for r in data}) == len(data), "救助编号 is not unique")
+    syn.check(all(r[4] in syn.VILLAGES for r in data), "an aid village is not one of the 23")
+    syn.check(all(r[7] in FACT_FUNDING_SOURCES for r in data), "资金来源 is not 企业捐赠/爱心人士")
     amounts = [Decimal(repr(r[6])) for r in data]
-    _check(all(Decimal(1000) <= a <= Decimal(20000) and a == a.quantize(Decimal("0.01")) for a in amounts),
+    syn.check(all(Decimal(1000) <= a <= Decimal(20000) and a == a.quantize(Decimal("0.01")) for a in amounts),
            "an aid amount is outside 1,000-20,000 yuan or has more than 2 decimals")
     total = sum(amounts, Decimal(0))
-    _check(Decimal(repr(rows[-1][6])) == total, f"合计 {rows[-1][6]} is not the sum {total}")
+    syn.check(Decimal(repr(rows[-1][6])) == total, f"合计 {rows[-1][6]} is not the sum {total}")
     dates = [_parse_date(r[5], f"aid {r[1]}") for r in data]
-    _check(all(_date_style(r[5]) != "45078 (Excel serial)" or isinstance(r[5], int) for r in data),
+    syn.check(all(_date_style(r[5]) != "45078 (Excel serial)" or isinstance(r[5], int) for r in data),
            "a serial date is not a number cell")
-    _check(all(d.year == YEAR for d in dates), "an aid payment is outside 2023")
+    syn.check(all(d.year == YEAR for d in dates), "an aid payment is outside 2023")
     households = Counter(ids)
     styles = Counter(_date_style(r[5]) for r in data)
-    _check(len(styles) == 4, f"aid date styles are {styles}")
+    syn.check(len(styles) == 4, f"aid date styles are {styles}")
     by_source: dict[str, Decimal] = defaultdict(Decimal)
     for r, amount in zip(data, amounts):
         by_source[r[7]] += amount
@@ -1293,62 +1165,34 @@ def verify(out_dir: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
 
 
 def write_all(extracts: Extracts, out_dir: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
-    """Write into a scratch folder, verify there, then move the files into place."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".generate_health-") as scratch:
-        scratch_dir = Path(scratch)
-        write_wards(extracts.wards, scratch_dir / WARD_FILE)
-        write_admissions(extracts.stays, scratch_dir / ADMISSION_FILE)
-        write_rounds(extracts.rounds, scratch_dir / ROUND_FILE)
-        write_readings(extracts.readings, scratch_dir / READING_FILE)
-        write_aid(extracts.payments, scratch_dir / AID_FILE)
-        result = verify(scratch_dir)
-        for name in ALL_FILES:
-            os.chmod(scratch_dir / name, 0o644)
-            os.replace(scratch_dir / name, out_dir / name)
-    return result
+    """Write into a scratch folder (`health/.generate_health-*`), verify there, then move the files into place."""
+    return syn.write_verify_move(out_dir, {
+        WARD_FILE: lambda path: write_wards(extracts.wards, path),
+        ADMISSION_FILE: lambda path: write_admissions(extracts.stays, path),
+        ROUND_FILE: lambda path: write_rounds(extracts.rounds, path),
+        READING_FILE: lambda path: write_readings(extracts.readings, path),
+        AID_FILE: lambda path: write_aid(extracts.payments, path),
+    }, verify, scratch_parent=out_dir.parent, prefix=".generate_health-")
 
 
 def figures_markdown(figures: list[tuple[str, str, str]], table: list[str]) -> str:
-    lines = [
-        README_BEGIN,
-        "<!-- Regenerated on every run of generate_health.py from the files it wrote; do not edit by hand. -->",
-        "",
+    return syn.generated_block(README_BEGIN, README_END, SCRIPT, [
         "Bed occupancy by month (occupied bed-days / available bed-days x 100):",
         "",
         *table,
         "",
-        "| figure (2023, whole township) | value | source |",
-        "| --- | ---: | --- |",
-    ]
-    lines += [f"| {name} | {value} | {source} |" for name, value, source in figures]
-    lines += ["", README_END]
-    return "\n".join(lines)
+        *syn.figures_table(figures, "figure (2023, whole township)"),
+    ])
 
 
 def update_readme(figures: list[tuple[str, str, str]], table: list[str], readme: Path = README) -> None:
     """Replace the generated figures block in the README, if the README has one."""
-    if not readme.exists():
-        log.warning("%s not found; expected figures not written", readme)
-        return
-    text = readme.read_text(encoding="utf-8")
-    start, end = text.find(README_BEGIN), text.find(README_END)
-    if start < 0 or end < start:
-        log.warning("%s has no generated-figures markers; expected figures not written", readme)
-        return
-    updated = text[:start] + figures_markdown(figures, table) + text[end + len(README_END):]
-    if updated != text:
-        readme.write_text(updated, encoding="utf-8")
-        log.info("updated the expected figures in %s", readme)
+    syn.update_readme(readme, [(README_BEGIN, README_END, figures_markdown(figures, table))], log)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR,
-                        help=f"folder for the five files (default: {DEFAULT_OUT_DIR})")
-    parser.add_argument("--no-readme", action="store_true", help="do not refresh the figures block in health/README.md")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = syn.parse_args(__doc__.splitlines()[0], DEFAULT_OUT_DIR, "the five files",
+                          "do not refresh the figures block in health/README.md", argv)
 
     extracts = build()
     log.info("built %d ward rows, %d stays, %d rounds, %d remote readings, %d aid payments",
@@ -1358,12 +1202,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("verified and wrote the five files to %s", args.out_dir)
     if not args.no_readme:
         update_readme(figures, table)
-    width = max(len(name) for name, _, _ in figures)
-    print(f"Health alliance 2023 synthetic extracts in {args.out_dir}")
-    for line in table:
-        print(f"  {line}")
-    for name, value, source in figures:
-        print(f"  {name:<{width}}  {value:>10}  ({source})")
+    syn.print_figures(f"Health alliance 2023 synthetic extracts in {args.out_dir}", figures, 10, table)
     return 0
 
 

@@ -22,38 +22,35 @@ refuses to write unless the files it produced reproduce them exactly.
 Output is deterministic: a fixed random seed, no set iteration, and XLSX
 files written with fixed document-property and zip-entry timestamps, so a
 re-run gives byte-identical files. The generator also refreshes the block of
-expected figures in `ingestion/sample_data/README.md`.
+expected figures in `ingestion/sample_data/README.md`. What the three
+generators share (synthetic people, deterministic writing, the README blocks,
+the command line) is in `_synthetic.py` beside this file.
 
 Run: `.venv/bin/python ingestion/sample_data/generate_hrss.py`
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import datetime as dt
-import io
 import logging
-import os
 import random
 import re
-import tempfile
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
-from openpyxl.writer.excel import ExcelWriter
-from stdnum import numdb
 from stdnum.cn import ric
+
+try:  # imported as ingestion.sample_data.generate_hrss
+    from . import _synthetic as syn
+except ImportError:  # run as a script: this folder is sys.path[0]
+    import _synthetic as syn
 
 log = logging.getLogger(__name__)
 
+SCRIPT = "generate_hrss.py"
 SEED = 20230571
 YEAR = 2023
 HERE = Path(__file__).resolve().parent
@@ -91,21 +88,8 @@ FACT_EMPLOYERS = ("九创工业园", "启航必达科技有限公司")
 ELECTRICIAN, AGRONOMY, COSMETICS, ECOMMERCE = "电工", "农艺工", "化妆", "电子商务"
 TRADES = (ELECTRICIAN, AGRONOMY, COSMETICS, ECOMMERCE)
 
-# The six villages and the community named in the source text, then 16
-# invented names to make up the township's 23 villages/communities.
-SEED_PLACES = ("杏花村", "漫流村", "南营村", "马窑村", "马庄村", "河下村", "后庄社区")
-INVENTED_VILLAGES = (
-    "东岗村", "西岗村", "柳湾村", "桃园村", "石桥村", "李庄村", "王楼村", "张集村",
-    "孙寨村", "高庙村", "前营村", "后营村", "北坡村", "槐树村", "青龙村", "白沙村",
-)
-VILLAGES = SEED_PLACES + INVENTED_VILLAGES
-
-# Region codes (first six ID digits). Chosen because python-stdnum's
-# cn/loc database lists these counties with no validity range, so every
-# birth year validates; the real location of the masked township is unknown.
-# The first is "home"; the other two stand for people who moved in (e.g. by
-# marriage) and kept their original number.
-REGION_CODES = (("340121", 86), ("340421", 8), ("340621", 6))
+# The 23 villages/communities (seven named in the source text, 16 invented)
+# and the ID region codes are syn.VILLAGES and syn.REGION_CODES.
 
 # --------------------------------------------------------------------------
 # Invented classes. Hours are 8 per weekday between the two dates, no
@@ -213,23 +197,6 @@ SLASH_CERTIFICATE_SHARE = 0.12
 TEXT_PLACEMENT_DATES = 6
 BLANK_WAGE_SHARE = 0.08
 
-FIXED_TIMESTAMP = dt.datetime(2024, 1, 15, 9, 0, 0)  # XLSX created/modified and zip entry times
-
-SURNAMES = (
-    ("王", 14), ("李", 13), ("张", 12), ("刘", 10), ("陈", 8), ("杨", 6), ("赵", 5), ("黄", 4), ("周", 4),
-    ("吴", 4), ("徐", 3), ("孙", 3), ("胡", 3), ("朱", 3), ("高", 3), ("马", 3), ("郭", 3), ("何", 2),
-    ("罗", 2), ("宋", 2), ("郑", 2), ("韩", 2), ("冯", 2), ("于", 2), ("董", 2), ("程", 2), ("曹", 2),
-    ("袁", 2), ("许", 2), ("魏", 2), ("丁", 2), ("汪", 2), ("蒋", 1), ("葛", 1), ("鲁", 1), ("孟", 1),
-    ("侯", 1), ("史", 1), ("柏", 1), ("谢", 1), ("邵", 1), ("常", 1), ("方", 1), ("戴", 1), ("岳", 1),
-)
-MALE_CHARS = "伟强磊军勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆旭宁龙林洋建国志海峰东春文庆永振兵成德新利金山保全亮红"
-FEMALE_CHARS = "芳娟敏静丽艳霞燕玲萍红娜婷雪慧颖琳洁梅兰英凤秀华倩莉琴云月佳欣悦晶丹桂翠春花玉珍"
-
-
-class SampleDataError(RuntimeError):
-    """The generated files do not satisfy the facts or the format they must show."""
-
-
 # --------------------------------------------------------------------------
 # Model
 # --------------------------------------------------------------------------
@@ -315,34 +282,14 @@ def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-def _weighted(rng: random.Random, options: tuple[tuple[str, int], ...]) -> str:
-    return rng.choices([o for o, _ in options], weights=[w for _, w in options])[0]
-
-
-def _is_holiday(day: dt.date) -> bool:
-    return any(_date(a) <= day <= _date(b) for a, b in HOLIDAYS_2023)
-
-
 def _working_days(start: dt.date, end: dt.date) -> int:
     days = 0
     day = start
     while day <= end:
-        if day.weekday() < 5 and not _is_holiday(day):
+        if syn.is_working_day(day, HOLIDAYS_2023):
             days += 1
         day += dt.timedelta(days=1)
     return days
-
-
-def _previous_working_day(day: dt.date) -> dt.date:
-    while day.weekday() >= 5 or _is_holiday(day):
-        day -= dt.timedelta(days=1)
-    return day
-
-
-def _next_working_day(day: dt.date) -> dt.date:
-    while day.weekday() >= 5 or _is_holiday(day):
-        day += dt.timedelta(days=1)
-    return day
 
 
 def _build_classes() -> list[TrainingClass]:
@@ -352,50 +299,9 @@ def _build_classes() -> list[TrainingClass]:
         sequence[trade] += 1
         klass = TrainingClass(code, trade, _date(start), _date(end), venue, hours, planned, size, sequence[trade])
         if _working_days(klass.start, klass.end) * 8 != hours:
-            raise SampleDataError(f"class {code}: {hours} hours do not fit 8 per working day {start}..{end}")
+            raise syn.SampleDataError(f"class {code}: {hours} hours do not fit 8 per working day {start}..{end}")
         classes.append(klass)
     return classes
-
-
-def _check_region_codes() -> None:
-    """Every region code must accept any birth year (no '[start-end]' county range)."""
-    db = numdb.get("cn/loc")
-    for code, _ in REGION_CODES:
-        info = {k: v for _, props in db.info(code) for k, v in props.items()}
-        if "county" not in info or info["county"].startswith("["):
-            raise SampleDataError(f"region code {code} has a validity range in stdnum's cn/loc: {info}")
-
-
-def _name(rng: random.Random, male: bool) -> str:
-    chars = MALE_CHARS if male else FEMALE_CHARS
-    given = rng.choice(chars)
-    if rng.random() < 0.68:
-        given += rng.choice(chars)
-    return _weighted(rng, SURNAMES) + given
-
-
-def _resident_id(rng: random.Random, male: bool, age: int, used: set[str], force_x: bool) -> str:
-    """A synthetic 18-character ID number valid under stdnum (check digit, date, place)."""
-    birth_floor = dt.date(YEAR - age - 1, 7, 2)  # aged exactly `age` on 1 July
-    while True:
-        region = _weighted(rng, REGION_CODES)
-        birth = birth_floor + dt.timedelta(days=rng.randrange(365))
-        station = rng.randint(1, 68)
-        sex_digit = rng.choice("13579" if male else "02468")
-        body = f"{region}{birth:%Y%m%d}{station:02d}{sex_digit}"
-        number = body + ric.calc_check_digit(body + "0")
-        if number in used or (force_x and not number.endswith("X")):
-            continue
-        used.add(number)
-        return number
-
-
-def _phone(rng: random.Random, used: set[str]) -> str:
-    while True:
-        number = rng.choice(("170", "171")) + f"{rng.randrange(10**8):08d}"
-        if number not in used:
-            used.add(number)
-            return number
 
 
 def _person(rng: random.Random, trade: str, venue: str, ids: set[str], phones: set[str], *,
@@ -404,21 +310,18 @@ def _person(rng: random.Random, trade: str, venue: str, ids: set[str], phones: s
     if male is None:
         male = rng.random() < share_male
     age = rng.randint(lowest, highest)
-    if rng.random() < 0.4:
-        village = venue
-    else:
-        village = rng.choices(VILLAGES, weights=[2 if v in SEED_PLACES else 1 for v in VILLAGES])[0]
+    village = venue if rng.random() < 0.4 else syn.village(rng)
     return Person(
-        name=_name(rng, male),
+        name=syn.name(rng, male),
         sex="男" if male else "女",
-        resident_id=_resident_id(rng, male, age, ids, force_x),
-        phone=_phone(rng, phones),
+        resident_id=syn.resident_id(rng, male, age, ids, year=YEAR, force_x=force_x),
+        phone=syn.phone(rng, phones),
         village=village,
     )
 
 
 def _enrol_date(rng: random.Random, klass: TrainingClass) -> dt.date:
-    return _previous_working_day(klass.start - dt.timedelta(days=rng.randint(2, 10)))
+    return syn.previous_working_day(klass.start - dt.timedelta(days=rng.randint(2, 10)), HOLIDAYS_2023)
 
 
 def _format_enrol_date(day: dt.date, style: str) -> str:
@@ -487,7 +390,7 @@ def _build_enrolments(rng: random.Random, classes: list[TrainingClass]) -> tuple
 def _apply_roster_quirks(rng: random.Random, enrolments: list[Enrolment],
                          twice: list[tuple[Enrolment, Enrolment]]) -> None:
     for enrolment in enrolments:
-        enrolment.enrolled_text = _format_enrol_date(enrolment.enrolled, _weighted(rng, ENROL_DATE_STYLES))
+        enrolment.enrolled_text = _format_enrol_date(enrolment.enrolled, syn.weighted(rng, ENROL_DATE_STYLES))
         enrolment.name_text = enrolment.person.name
         enrolment.village_text = enrolment.person.village
         enrolment.id_text = enrolment.person.resident_id
@@ -509,7 +412,7 @@ def _apply_roster_quirks(rng: random.Random, enrolments: list[Enrolment],
 
 
 def _issue_day(rng: random.Random, klass: TrainingClass) -> dt.date:
-    return _next_working_day(klass.end + dt.timedelta(days=rng.randint(18, 32)))
+    return syn.next_working_day(klass.end + dt.timedelta(days=rng.randint(18, 32)), HOLIDAYS_2023)
 
 
 def _build_certificates(rng: random.Random, enrolments: list[Enrolment],
@@ -523,7 +426,7 @@ def _build_certificates(rng: random.Random, enrolments: list[Enrolment],
         enrolment.certified = True
         day = batch[enrolment.klass.code]
         if rng.random() < 0.05:  # sat a make-up assessment a fortnight later
-            day = _next_working_day(day + dt.timedelta(days=14))
+            day = syn.next_working_day(day + dt.timedelta(days=14), HOLIDAYS_2023)
         issued.append((day, enrolment))
     class_order = {c.code: i for i, c in enumerate(classes)}
     issued.sort(key=lambda pair: (pair[0], class_order[pair[1].klass.code]))
@@ -533,7 +436,7 @@ def _build_certificates(rng: random.Random, enrolments: list[Enrolment],
         certificates.append(Certificate(
             number=f"S{YEAR}-{number:04d}",
             enrolment=enrolment,
-            level=_weighted(rng, CERTIFICATE_LEVELS[enrolment.klass.trade]),
+            level=syn.weighted(rng, CERTIFICATE_LEVELS[enrolment.klass.trade]),
             issued=day,
             issued_text=f"{day.year}/{day.month}/{day.day}" if slash else day.isoformat(),
             id_text=enrolment.person.resident_id,
@@ -545,7 +448,7 @@ def _build_certificates(rng: random.Random, enrolments: list[Enrolment],
 
 
 def _placement_day(rng: random.Random, klass: TrainingClass, lowest: int, highest: int) -> dt.date:
-    day = _next_working_day(klass.end + dt.timedelta(days=rng.randint(lowest, highest)))
+    day = syn.next_working_day(klass.end + dt.timedelta(days=rng.randint(lowest, highest)), HOLIDAYS_2023)
     return min(day, dt.date(YEAR, 12, 29))
 
 
@@ -608,7 +511,7 @@ def _build_placements(rng: random.Random, enrolments: list[Enrolment],
 
 def build() -> Extracts:
     """The whole synthetic programme, from the fixed seed."""
-    _check_region_codes()
+    syn.check_region_codes()
     rng = random.Random(SEED)
     classes = _build_classes()
     enrolments, people = _build_enrolments(rng, classes)
@@ -622,99 +525,41 @@ def build() -> Extracts:
 # --------------------------------------------------------------------------
 
 
-def _save_workbook(workbook: openpyxl.Workbook, path: Path) -> None:
-    """Save with fixed timestamps so the bytes do not depend on when we ran.
-
-    openpyxl's `save()` stamps the current time into docProps/core.xml and
-    every zip entry, so the workbook is written through `ExcelWriter` and
-    the archive is repacked with a fixed entry time.
-    """
-    props = workbook.properties
-    props.creator = "govkpi generate_hrss.py (synthetic sample data)"
-    props.lastModifiedBy = props.creator
-    props.created = FIXED_TIMESTAMP
-    props.modified = FIXED_TIMESTAMP
-    raw = io.BytesIO()
-    ExcelWriter(workbook, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED)).save()
-    with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as source, zipfile.ZipFile(path, "w") as target:
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIMESTAMP.timetuple()[:6])
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            target.writestr(entry, source.read(info.filename))
-
-
-def _titled_sheet(workbook: openpyxl.Workbook, sheet_name: str, title: str,
-                  header: tuple[str, ...], widths: tuple[int, ...]) -> Worksheet:
-    sheet = workbook.active
-    sheet.title = sheet_name
-    sheet.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
-    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
-    sheet.cell(row=1, column=1).alignment = Alignment(horizontal="center", vertical="center")
-    sheet.row_dimensions[1].height = 28
-    for column, (text, width) in enumerate(zip(header, widths), start=1):
-        cell = sheet.cell(row=2, column=column, value=text)
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(horizontal="center")
-        sheet.column_dimensions[get_column_letter(column)].width = width
-    sheet.freeze_panes = "A3"
-    return sheet
-
-
 def write_classes(classes: list[TrainingClass], path: Path) -> None:
     workbook = openpyxl.Workbook()
-    sheet = _titled_sheet(workbook, "班级台账", CLASS_TITLE, CLASS_HEADER, (13, 24, 10, 12, 12, 11, 26, 7, 9))
+    sheet = syn.titled_sheet(workbook, "班级台账", CLASS_TITLE, CLASS_HEADER, (13, 24, 10, 12, 12, 11, 26, 7, 9))
     for row, klass in enumerate(classes, start=3):
-        values = (klass.code, klass.name, klass.trade, klass.start, klass.end, klass.venue,
-                  PROVIDERS[klass.trade], klass.hours, klass.planned)
-        for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column, value=value)
-            if isinstance(value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-    _save_workbook(workbook, path)
-
-
-def _csv_text(rows: list[list[str]], line_end: str) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator=line_end)
-    writer.writerows(rows)
-    return buffer.getvalue()
+        syn.fill_row(sheet, row, (klass.code, klass.name, klass.trade, klass.start, klass.end, klass.venue,
+                                  PROVIDERS[klass.trade], klass.hours, klass.planned))
+    syn.save_workbook(workbook, path, SCRIPT)
 
 
 def write_roster(enrolments: list[Enrolment], path: Path) -> None:
-    # An Excel "save as CSV" of a sheet whose title is merged across the
-    # header's width gives the title followed by empty cells.
-    rows = [[ROSTER_TITLE] + [""] * (len(ROSTER_HEADER) - 1), list(ROSTER_HEADER)]
+    rows = syn.titled_csv_head(ROSTER_TITLE, ROSTER_HEADER)
     for number, e in enumerate(enrolments, start=1):
         rows.append([str(number), e.name_text, e.person.sex, e.id_text, e.person.phone, e.village_text,
                      e.klass.code, e.enrolled_text, "是" if e.completed else "否"])
-    path.write_bytes(_csv_text(rows, "\r\n").encode("gb18030"))
+    path.write_bytes(syn.csv_text(rows, "\r\n").encode("gb18030"))
 
 
 def write_certificates(certificates: list[Certificate], path: Path) -> None:
     rows = [list(CERTIFICATE_HEADER)]
     for c in certificates:
         rows.append([c.number, c.enrolment.person.name, c.id_text, c.enrolment.klass.code, c.level, c.issued_text])
-    path.write_bytes(_csv_text(rows, "\n").encode("utf-8-sig"))
+    path.write_bytes(syn.csv_text(rows, "\n").encode("utf-8-sig"))
 
 
 def write_placements(placements: list[Placement], path: Path) -> None:
     workbook = openpyxl.Workbook()
-    sheet = _titled_sheet(workbook, "就业跟踪", PLACEMENT_TITLE, PLACEMENT_HEADER, (10, 21, 12, 30, 14, 14, 10, 12))
+    sheet = syn.titled_sheet(workbook, "就业跟踪", PLACEMENT_TITLE, PLACEMENT_HEADER, (10, 21, 12, 30, 14, 14, 10, 12))
     for row, p in enumerate(placements, start=3):
         day = p.placed
         placed = f"{day.year}年{day.month}月{day.day}日" if p.date_as_text else day
         values = (p.enrolment.person.name, p.id_text, p.enrolment.klass.code, p.employer, p.unit_type,
                   placed, p.form, p.wage)
-        for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column, value=value)
-            if column == 2:
-                cell.number_format = "@"  # the ID column is formatted as text, as clerks are told to
-            elif isinstance(value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-            elif column == 8:
-                cell.number_format = "0"
-    _save_workbook(workbook, path)
+        # the ID column is formatted as text, as clerks are told to; the wage as a whole number
+        syn.fill_row(sheet, row, values, {2: "@", 8: "0"})
+    syn.save_workbook(workbook, path, SCRIPT)
 
 
 # --------------------------------------------------------------------------
@@ -726,11 +571,6 @@ _DATE_PATTERNS = (
     re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
     re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
 )
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise SampleDataError(message)
 
 
 def _parse_date(value: object, where: str) -> dt.date:
@@ -745,15 +585,11 @@ def _parse_date(value: object, where: str) -> dt.date:
         match = pattern.match(text)
         if match:
             return dt.date(*(int(g) for g in match.groups()))
-    raise SampleDataError(f"{where}: {value!r} is not a date")
+    raise syn.SampleDataError(f"{where}: {value!r} is not a date")
 
 
 def _in_year(day: dt.date) -> bool:
     return dt.date(YEAR, 1, 1) <= day <= dt.date(YEAR, 12, 31)
-
-
-def _pct(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.2f} %"
 
 
 def verify(out_dir: Path) -> list[tuple[str, str, str]]:
@@ -764,107 +600,98 @@ def verify(out_dir: Path) -> list[tuple[str, str, str]]:
     """
     # -- class ledger ------------------------------------------------------
     classes = pd.read_excel(out_dir / CLASS_FILE, sheet_name="班级台账", header=1, dtype={"班级编号": str})
-    _check(tuple(classes.columns) == CLASS_HEADER, f"class ledger header is {list(classes.columns)}")
-    _check(len(classes) == FACT_CLASSES, f"{len(classes)} classes, FACTS.md says {FACT_CLASSES}")
-    _check(classes["班级编号"].is_unique, "class numbers are not unique")
-    _check(set(classes["培训工种"]) == set(TRADES), f"trades are {sorted(set(classes['培训工种']))}")
-    _check(classes["培训地点"].isin(VILLAGES).all(), "a training venue is not one of the 23 villages")
+    syn.check(tuple(classes.columns) == CLASS_HEADER, f"class ledger header is {list(classes.columns)}")
+    syn.check(len(classes) == FACT_CLASSES, f"{len(classes)} classes, FACTS.md says {FACT_CLASSES}")
+    syn.check(classes["班级编号"].is_unique, "class numbers are not unique")
+    syn.check(set(classes["培训工种"]) == set(TRADES), f"trades are {sorted(set(classes['培训工种']))}")
+    syn.check(classes["培训地点"].isin(syn.VILLAGES).all(), "a training venue is not one of the 23 villages")
     sheet = openpyxl.load_workbook(out_dir / CLASS_FILE)["班级台账"]
-    _check(sheet.cell(row=1, column=1).value == CLASS_TITLE, "class ledger title row is wrong")
+    syn.check(sheet.cell(row=1, column=1).value == CLASS_TITLE, "class ledger title row is wrong")
     for row in range(3, 3 + FACT_CLASSES):
         for column in (4, 5):
-            _check(sheet.cell(row=row, column=column).is_date, f"class ledger row {row}: date is not a date cell")
+            syn.check(sheet.cell(row=row, column=column).is_date, f"class ledger row {row}: date is not a date cell")
     class_end = {}
     class_trade = {}
     for _, row in classes.iterrows():
         start, end = _parse_date(row["开班日期"], "开班日期"), _parse_date(row["结业日期"], "结业日期")
-        _check(_in_year(start) and _in_year(end) and start <= end, f"class {row['班级编号']}: dates out of {YEAR}")
+        syn.check(_in_year(start) and _in_year(end) and start <= end, f"class {row['班级编号']}: dates out of {YEAR}")
         class_end[row["班级编号"]] = end
         class_trade[row["班级编号"]] = row["培训工种"]
-        _check(40 <= int(row["课时"]) <= 120, f"class {row['班级编号']}: {row['课时']} hours")
+        syn.check(40 <= int(row["课时"]) <= 120, f"class {row['班级编号']}: {row['课时']} hours")
 
     # -- roster ---------------------------------------------------------------
     roster_path = out_dir / ROSTER_FILE
-    raw = roster_path.read_bytes()
-    _check(not raw.startswith(b"\xef\xbb\xbf"), "roster must not carry a UTF-8 BOM")
-    _check(raw.count(b"\r\n") == raw.count(b"\n"), "roster line endings are not all CRLF")
-    first_line = raw.split(b"\r\n", 1)[0].decode("gb18030")
-    _check(first_line.startswith(ROSTER_TITLE), "roster title line is wrong")
-    try:
-        raw.decode("utf-8")
-        _check(False, "roster decodes as UTF-8; it must be GB18030")
-    except UnicodeDecodeError:
-        pass
+    syn.check_gb18030_titled_csv(roster_path.read_bytes(), ROSTER_TITLE, "roster")
     roster = pd.read_csv(roster_path, encoding="gb18030", header=1, dtype=str, keep_default_na=False)
-    _check(tuple(roster.columns) == ROSTER_HEADER, f"roster header is {list(roster.columns)}")
+    syn.check(tuple(roster.columns) == ROSTER_HEADER, f"roster header is {list(roster.columns)}")
     roster["id"] = roster["公民身份号码"].str.strip().str.upper()
     roster["village"] = roster["所在村(社区)"].str.strip()
-    _check(roster["序号"].tolist() == [str(i) for i in range(1, len(roster) + 1)], "序号 is not 1..n")
-    _check(roster["village"].isin(VILLAGES).all(), "a roster village is not one of the 23")
-    _check(set(roster["village"]) == set(VILLAGES), "not every village/community has a trainee")
-    _check(roster["班级编号"].isin(class_end.keys()).all(), "a roster row names an unknown class")
-    _check(not roster.duplicated(["id", "班级编号"]).any(), "a person is enrolled twice in the same class")
-    _check(roster["是否结业"].isin(["是", "否"]).all(), "是否结业 is not 是/否")
+    syn.check(roster["序号"].tolist() == [str(i) for i in range(1, len(roster) + 1)], "序号 is not 1..n")
+    syn.check(roster["village"].isin(syn.VILLAGES).all(), "a roster village is not one of the 23")
+    syn.check(set(roster["village"]) == set(syn.VILLAGES), "not every village/community has a trainee")
+    syn.check(roster["班级编号"].isin(class_end.keys()).all(), "a roster row names an unknown class")
+    syn.check(not roster.duplicated(["id", "班级编号"]).any(), "a person is enrolled twice in the same class")
+    syn.check(roster["是否结业"].isin(["是", "否"]).all(), "是否结业 is not 是/否")
     trainees = roster["id"].nunique()
-    _check(trainees == FACT_TRAINEES, f"{trainees} distinct trainees, FACTS.md says {FACT_TRAINEES}")
+    syn.check(trainees == FACT_TRAINEES, f"{trainees} distinct trainees, FACTS.md says {FACT_TRAINEES}")
     for id_number in roster["id"].unique():
-        _check(ric.is_valid(id_number), f"roster ID {id_number} is not valid")
+        syn.check(ric.is_valid(id_number), f"roster ID {id_number} is not valid")
     male = roster["id"].str[16].astype(int) % 2 == 1
-    _check((roster["性别"] == male.map({True: "男", False: "女"})).all(), "性别 disagrees with the ID number")
-    _check(roster.groupby("id")["姓名"].agg(lambda s: s.str.strip().nunique()).eq(1).all(),
+    syn.check((roster["性别"] == male.map({True: "男", False: "女"})).all(), "性别 disagrees with the ID number")
+    syn.check(roster.groupby("id")["姓名"].agg(lambda s: s.str.strip().nunique()).eq(1).all(),
            "one ID number has two names")
-    _check(roster["联系电话"].str.fullmatch(r"17[01]\d{8}").all(), "a phone number is not 170/171 + 8 digits")
+    syn.check(roster["联系电话"].str.fullmatch(r"17[01]\d{8}").all(), "a phone number is not 170/171 + 8 digits")
     for _, row in roster.iterrows():
         enrolled = _parse_date(row["报名日期"], f"roster row {row['序号']} 报名日期")
-        _check(_in_year(enrolled), f"roster row {row['序号']}: enrolment date {enrolled} not in {YEAR}")
+        syn.check(_in_year(enrolled), f"roster row {row['序号']}: enrolment date {enrolled} not in {YEAR}")
     birth_years = roster["id"].str[6:10].astype(int)
-    _check(birth_years.between(YEAR - 58, YEAR - 18).all(), "a trainee is outside ages 18-58")
+    syn.check(birth_years.between(YEAR - 58, YEAR - 18).all(), "a trainee is outside ages 18-58")
     completed = set(zip(roster.loc[roster["是否结业"] == "是", "id"], roster.loc[roster["是否结业"] == "是", "班级编号"]))
 
     # -- certificates -----------------------------------------------------------
     cert_path = out_dir / CERTIFICATE_FILE
     raw = cert_path.read_bytes()
-    _check(raw.startswith(b"\xef\xbb\xbf"), "certificate register lacks the UTF-8 BOM")
-    _check(b"\r\n" not in raw, "certificate register must use LF line endings")
+    syn.check(raw.startswith(b"\xef\xbb\xbf"), "certificate register lacks the UTF-8 BOM")
+    syn.check(b"\r\n" not in raw, "certificate register must use LF line endings")
     certs = pd.read_csv(cert_path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    _check(tuple(certs.columns) == CERTIFICATE_HEADER, f"certificate header is {list(certs.columns)}")
-    _check(len(certs) == FACT_CERTIFICATES, f"{len(certs)} certificates, FACTS.md says {FACT_CERTIFICATES}")
-    _check(certs["证书编号"].is_unique, "certificate numbers are not unique")
+    syn.check(tuple(certs.columns) == CERTIFICATE_HEADER, f"certificate header is {list(certs.columns)}")
+    syn.check(len(certs) == FACT_CERTIFICATES, f"{len(certs)} certificates, FACTS.md says {FACT_CERTIFICATES}")
+    syn.check(certs["证书编号"].is_unique, "certificate numbers are not unique")
     certs["id"] = certs["身份证号码"].str.strip().str.upper()
-    _check(certs["id"].map(ric.is_valid).all(), "a certificate ID number is not valid")
+    syn.check(certs["id"].map(ric.is_valid).all(), "a certificate ID number is not valid")
     for _, row in certs.iterrows():
-        _check((row["id"], row["班级编号"]) in completed,
+        syn.check((row["id"], row["班级编号"]) in completed,
                f"certificate {row['证书编号']}: holder did not complete {row['班级编号']}")
         issued = _parse_date(row["发证日期"], f"certificate {row['证书编号']}")
-        _check(_in_year(issued) and issued > class_end[row["班级编号"]],
+        syn.check(_in_year(issued) and issued > class_end[row["班级编号"]],
                f"certificate {row['证书编号']}: issued {issued}")
-    _check(not certs.duplicated(["id", "班级编号"]).any(), "two certificates for one enrolment")
+    syn.check(not certs.duplicated(["id", "班级编号"]).any(), "two certificates for one enrolment")
 
     # -- placements ---------------------------------------------------------------
     placement_path = out_dir / PLACEMENT_FILE
     jobs = pd.read_excel(placement_path, sheet_name="就业跟踪", header=1, dtype={"公民身份号码": str})
-    _check(tuple(jobs.columns) == PLACEMENT_HEADER, f"placement header is {list(jobs.columns)}")
+    syn.check(tuple(jobs.columns) == PLACEMENT_HEADER, f"placement header is {list(jobs.columns)}")
     sheet = openpyxl.load_workbook(placement_path)["就业跟踪"]
-    _check(sheet.cell(row=1, column=1).value == PLACEMENT_TITLE, "placement title row is wrong")
+    syn.check(sheet.cell(row=1, column=1).value == PLACEMENT_TITLE, "placement title row is wrong")
     for row in range(3, 3 + len(jobs)):
-        _check(sheet.cell(row=row, column=2).data_type == "s", f"placement row {row}: ID is not a text cell")
+        syn.check(sheet.cell(row=row, column=2).data_type == "s", f"placement row {row}: ID is not a text cell")
     jobs["id"] = jobs["公民身份号码"].str.strip().str.upper()
-    _check(jobs["id"].is_unique, "a person has more than one placement row")
-    _check(jobs["id"].map(ric.is_valid).all(), "a placement ID number is not valid")
+    syn.check(jobs["id"].is_unique, "a person has more than one placement row")
+    syn.check(jobs["id"].map(ric.is_valid).all(), "a placement ID number is not valid")
     jobs["trade"] = jobs["培训班级"].map(class_trade)
     for index, row in jobs.iterrows():
         where = f"placement row {index + 3}"
-        _check((row["id"], row["培训班级"]) in completed, f"{where}: not a completer of {row['培训班级']}")
+        syn.check((row["id"], row["培训班级"]) in completed, f"{where}: not a completer of {row['培训班级']}")
         placed = _parse_date(row["就业日期"], where)
-        _check(_in_year(placed) and placed > class_end[row["培训班级"]], f"{where}: placed {placed}")
+        syn.check(_in_year(placed) and placed > class_end[row["培训班级"]], f"{where}: placed {placed}")
     electricians = jobs[jobs["trade"] == ELECTRICIAN]
     agronomists = jobs[jobs["trade"] == AGRONOMY]
-    _check(electricians["id"].nunique() == FACT_ELECTRICIANS_PLACED,
+    syn.check(electricians["id"].nunique() == FACT_ELECTRICIANS_PLACED,
            f"{electricians['id'].nunique()} electricians placed, FACTS.md says {FACT_ELECTRICIANS_PLACED}")
-    _check(electricians["就业单位"].isin(FACT_EMPLOYERS).all(), "an electrician is placed outside the two employers")
-    _check(agronomists["id"].nunique() == FACT_AGRONOMY_PLACED,
+    syn.check(electricians["就业单位"].isin(FACT_EMPLOYERS).all(), "an electrician is placed outside the two employers")
+    syn.check(agronomists["id"].nunique() == FACT_AGRONOMY_PLACED,
            f"{agronomists['id'].nunique()} agronomists placed, FACTS.md says {FACT_AGRONOMY_PLACED}")
-    _check((agronomists["单位类型"] == COOPERATIVE).all() and agronomists["就业单位"].str.endswith("专业合作社").all(),
+    syn.check((agronomists["单位类型"] == COOPERATIVE).all() and agronomists["就业单位"].str.endswith("专业合作社").all(),
            "an agronomy graduate is placed outside the village cooperatives")
 
     # -- figures -----------------------------------------------------------------
@@ -882,7 +709,7 @@ def verify(out_dir: Path) -> list[tuple[str, str, str]]:
         ("training classes", str(len(classes)), "FACTS.md"),
         ("distinct trainees (upper-cased ID)", str(trainees), "FACTS.md"),
         ("skill certificates (rows)", str(len(certs)), "FACTS.md"),
-        ("certificate rate = certificates / trainees", _pct(len(certs), trainees), "FACTS.md"),
+        ("certificate rate = certificates / trainees", syn.pct(len(certs), trainees), "FACTS.md"),
         ("electrician graduates placed (distinct)", str(len(electricians)), "FACTS.md"),
         ("agronomy graduates placed in cooperatives (distinct)", str(len(agronomists)), "FACTS.md"),
         ("enrolment rows in the roster", str(len(roster)), "invented"),
@@ -894,7 +721,7 @@ def verify(out_dir: Path) -> list[tuple[str, str, str]]:
         ("distinct people holding a certificate", str(certs["id"].nunique()), "invented"),
         ("people holding two certificates", str(int((certs_per_person == 2).sum())), "invented"),
         ("distinct people placed in jobs (all trades)", str(placed), "invented"),
-        ("placement rate = placed / trainees", _pct(placed, trainees), "invented"),
+        ("placement rate = placed / trainees", syn.pct(placed, trainees), "invented"),
     ]
     for trade in TRADES:
         figures += [
@@ -960,57 +787,28 @@ def _date_style(text: str) -> str:
 
 
 def write_all(extracts: Extracts, out_dir: Path) -> list[tuple[str, str, str]]:
-    """Write into a scratch folder, verify there, then move the files into place."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".generate_hrss-") as scratch:
-        scratch_dir = Path(scratch)
-        write_classes(extracts.classes, scratch_dir / CLASS_FILE)
-        write_roster(extracts.enrolments, scratch_dir / ROSTER_FILE)
-        write_certificates(extracts.certificates, scratch_dir / CERTIFICATE_FILE)
-        write_placements(extracts.placements, scratch_dir / PLACEMENT_FILE)
-        figures = verify(scratch_dir)
-        for name in (CLASS_FILE, ROSTER_FILE, CERTIFICATE_FILE, PLACEMENT_FILE):
-            os.chmod(scratch_dir / name, 0o644)
-            os.replace(scratch_dir / name, out_dir / name)
-    return figures
+    """Write into a scratch folder (`hrss/.generate_hrss-*`), verify there, then move the files into place."""
+    return syn.write_verify_move(out_dir, {
+        CLASS_FILE: lambda path: write_classes(extracts.classes, path),
+        ROSTER_FILE: lambda path: write_roster(extracts.enrolments, path),
+        CERTIFICATE_FILE: lambda path: write_certificates(extracts.certificates, path),
+        PLACEMENT_FILE: lambda path: write_placements(extracts.placements, path),
+    }, verify, scratch_parent=out_dir.parent, prefix=".generate_hrss-")
 
 
 def figures_markdown(figures: list[tuple[str, str, str]]) -> str:
-    lines = [
-        README_BEGIN,
-        "<!-- Regenerated on every run of generate_hrss.py from the files it wrote; do not edit by hand. -->",
-        "",
-        "| figure (2023, whole township) | value | source |",
-        "| --- | ---: | --- |",
-    ]
-    lines += [f"| {name} | {value} | {source} |" for name, value, source in figures]
-    lines += ["", README_END]
-    return "\n".join(lines)
+    return syn.generated_block(README_BEGIN, README_END, SCRIPT,
+                               syn.figures_table(figures, "figure (2023, whole township)"))
 
 
 def update_readme(figures: list[tuple[str, str, str]], readme: Path = README) -> None:
     """Replace the generated figures block in the README, if the README has one."""
-    if not readme.exists():
-        log.warning("%s not found; expected figures not written", readme)
-        return
-    text = readme.read_text(encoding="utf-8")
-    start, end = text.find(README_BEGIN), text.find(README_END)
-    if start < 0 or end < start:
-        log.warning("%s has no generated-figures markers; expected figures not written", readme)
-        return
-    updated = text[:start] + figures_markdown(figures) + text[end + len(README_END):]
-    if updated != text:
-        readme.write_text(updated, encoding="utf-8")
-        log.info("updated the expected figures in %s", readme)
+    syn.update_readme(readme, [(README_BEGIN, README_END, figures_markdown(figures))], log)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR,
-                        help=f"folder for the four files (default: {DEFAULT_OUT_DIR})")
-    parser.add_argument("--no-readme", action="store_true", help="do not refresh the figures block in README.md")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = syn.parse_args(__doc__.splitlines()[0], DEFAULT_OUT_DIR, "the four files",
+                          "do not refresh the figures block in README.md", argv)
 
     extracts = build()
     log.info("built %d classes, %d enrolment rows, %d certificates, %d placements",
@@ -1019,10 +817,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("verified and wrote the four files to %s", args.out_dir)
     if not args.no_readme:
         update_readme(figures)
-    width = max(len(name) for name, _, _ in figures)
-    print(f"HR & SS 2023 synthetic extracts in {args.out_dir}")
-    for name, value, source in figures:
-        print(f"  {name:<{width}}  {value:>8}  ({source})")
+    syn.print_figures(f"HR & SS 2023 synthetic extracts in {args.out_dir}", figures, 8)
     return 0
 
 
