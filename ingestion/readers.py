@@ -286,9 +286,14 @@ def _totals_rows(spec: ExtractSpec, part: pd.DataFrame) -> pd.Series:
     candidates = pd.Series(False, index=part.index)
     for column in part.columns:
         candidates |= part[column] == ""
+    subset = part[candidates]
+    # Of those, only rows with 计 somewhere (all markers have it) are read cell by cell.
+    marked = pd.Series(False, index=subset.index)
+    for column in subset.columns:
+        marked |= subset[column].str.contains("计", regex=False).fillna(False).astype(bool)
     totals = pd.Series(False, index=part.index)
-    for idx in candidates[candidates].index:
-        totals[idx] = _is_totals(spec, part.loc[idx].tolist())
+    hits = [idx for idx, row in zip(subset.index[marked], subset[marked].itertuples(index=False)) if _is_totals(spec, list(row))]
+    totals[hits] = True
     return totals
 
 
