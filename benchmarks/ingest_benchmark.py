@@ -55,8 +55,8 @@ OUT_DIR = ROOT / "benchmarks" / "out"
 if str(ROOT) not in sys.path:  # run as a script from anywhere, not only with the project installed
     sys.path.insert(0, str(ROOT))
 
-# The roster as the bureau exports it (see ingestion/sample_data/hrss/2023/
-# 培训学员花名册_2023.csv): a title line, then these headers.
+# The roster as the bureau exports it (see ingestion/sample_data/hrss/2023-03/
+# 培训学员花名册_2023-03.csv): a title line, then these headers.
 TITLE = "**镇2023年职业技能培训学员花名册（合成样例数据，非真实人员）"
 HEADER = ("序号", "姓名", "性别", "公民身份号码", "联系电话", "所在村(社区)", "班级编号", "报名日期", "是否结业")
 FILE_NAME = "培训学员花名册_bench.csv"  # matches the ENROLMENT spec's "*学员花名册*"

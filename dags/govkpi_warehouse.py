@@ -6,13 +6,19 @@ departments together.
 
 0. `validate_raw`: the manifest is reconciled with the raw tables (a row lost
    or doubled behind the loader's back fails here, named as such).
-1. `build_audit`: `dbt build` (seeds, models, data tests, unit tests) into the
-   write-audit-publish candidate schema `marts_audit`.
+1. `build_audit`: the dbt project, one task per seed and model (a group
+   `<model>` with `run` and `test` when it has data tests), into the
+   write-audit-publish candidate schema `marts_audit`. One `dbt build`
+   (`build_audit.dbt_producer_watcher`) runs seeds, models, data tests and
+   unit tests, as a bare `dbt build` would; each model's tasks then report
+   what dbt did to it. A failing test fails its model's `test` task and
+   nothing downstream of it runs (docs/adr/0007).
 2. `validate_audit`: the Great Expectations gate (`expectations/`) checks the
    candidate: reconciliation of row counts against the load manifest, the KPI
    contract, ranges and null rates. Results go to `audit.validation_result`.
 3. `publish`: only if both passed, `marts_audit` becomes `marts` in one
-   transaction, with the BI grants and a row in `audit.publication`.
+   transaction, with the BI grants and a row in `audit.publication` (with
+   the dbt invocation id of the build).
 
 A failure at any step leaves the previous publication in `marts` untouched;
 the failed task's log names the check that failed.
@@ -23,7 +29,12 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import AssetAny, dag, task
 
+import dag_support
 from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS, fail_fast
+from dag_support.dbt import INVOCATION_XCOM_KEY, dbt_task_group, dbt_task_ids, producer_task_id
+
+# Every task that writes to the warehouse runs in this pool.
+WAREHOUSE_POOL = getattr(dag_support, "WAREHOUSE_POOL", "govkpi_warehouse")
 
 
 @dag(
@@ -38,7 +49,7 @@ from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS, fail_fast
     tags=["govkpi", "warehouse"],
 )
 def govkpi_warehouse():
-    @task
+    @task(pool=WAREHOUSE_POOL)
     def validate_raw(**context) -> int:
         """Manifest vs raw, before anything is built from raw."""
         from govkpi.pipeline import validate_raw as validate
@@ -46,37 +57,41 @@ def govkpi_warehouse():
         with fail_fast():
             return validate(run_label=context["run_id"])
 
-    @task
-    def build_audit(raw_validation_run_id: int) -> str:
-        """dbt build into marts_audit; a failed model or test fails here, naming it."""
-        from govkpi.pipeline import build_audit as build
-
-        with fail_fast():
-            return build().invocation_id
-
-    @task
-    def validate_audit(dbt_invocation_id: str, **context) -> int:
+    @task(pool=WAREHOUSE_POOL)
+    def validate_audit(**context) -> int:
         """The GX gate on marts_audit; returns the passing validation run's id."""
         from govkpi.pipeline import validate_audit as validate
 
         with fail_fast():
             return validate(run_label=context["run_id"])
 
-    @task(outlets=[PUBLISHED_MARTS])
-    def publish(validation_run_id: int, dbt_invocation_id: str, **context) -> int:
+    @task(pool=WAREHOUSE_POOL, outlets=[PUBLISHED_MARTS])
+    def publish(validation_run_id: int, **context) -> int:
         """Swap marts_audit in as marts, atomically, and log the publication."""
         from govkpi.pipeline import publish as do_publish
 
+        ti = context["ti"]
+        # The one `dbt build`; if it was retried, the per-model runs that
+        # replaced it each have their own invocation.
+        invocation = ti.xcom_pull(task_ids=producer, key=INVOCATION_XCOM_KEY)
+        if not invocation:
+            found = ti.xcom_pull(task_ids=dbt_tasks, key=INVOCATION_XCOM_KEY) or []
+            invocation = ",".join(dict.fromkeys(i for i in found if i)) or None
         with fail_fast():
             return do_publish(
                 validation_run_id=validation_run_id,
-                dbt_invocation_id=dbt_invocation_id,
+                dbt_invocation_id=invocation,
                 dag_id=context["dag"].dag_id,
                 run_id=context["run_id"],
             ).publication_id
 
-    invocation = build_audit(validate_raw())
-    publish(validate_audit(invocation), invocation)
+    raw_checked = validate_raw()
+    build_audit = dbt_task_group("build_audit", pool=WAREHOUSE_POOL)
+    producer = producer_task_id(build_audit)
+    dbt_tasks = dbt_task_ids(build_audit)
+    validated = validate_audit()
+    raw_checked >> build_audit >> validated
+    publish(validated)
 
 
 govkpi_warehouse()

@@ -7,6 +7,7 @@
 #   2. migrate Airflow's metadata database (FAB's user tables included)
 #   3. create the Airflow admin user (FAB auth manager), if missing
 #   4. prepare the govkpi warehouse: raw and audit tables, BI group role
+#   5. the pool that limits concurrent warehouse writers
 set -euo pipefail
 
 log() { printf 'airflow-init: %s\n' "$*"; }
@@ -45,5 +46,11 @@ airflow users create \
 #    first load.
 log "preparing the govkpi warehouse"
 python /opt/govkpi/bin/prepare_warehouse.py
+
+# 5. Every task writing to the warehouse runs in this pool (dags/dag_support):
+#    at most GOVKPI_WAREHOUSE_POOL_SLOTS of them at once, however many
+#    workers run. `pools set` updates the slots if the pool exists.
+log "ensuring the Airflow pool govkpi_warehouse"
+airflow pools set govkpi_warehouse "${GOVKPI_WAREHOUSE_POOL_SLOTS:-2}" "govkpi: tasks writing to the warehouse database"
 
 log "done"

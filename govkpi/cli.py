@@ -84,9 +84,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise GovkpiError(f"no department folders under {extracts} (expected one of: {', '.join(orchestrate.INGEST_DAGS)})")
     for code in departments:
         dag_id = orchestrate.INGEST_DAGS[code]
-        _say(f"  running DAG {dag_id} ...")
+        _say(f"  running DAG {dag_id} (every complete delivery under {extracts / code}) ...")
+        _warn_incomplete(extracts, code)
         since = dt.datetime.now(dt.timezone.utc)
-        result = orchestrate.dags_test(settings, env, dag_id)
+        # One run loading every complete delivery at once; scheduled runs
+        # and backfills load one month per run instead (scope "interval").
+        result = orchestrate.dags_test(settings, env, dag_id, conf={"scope": "all"})
         ok = _report(result)
         _print_loads(url, code, since)
         if not ok:
@@ -99,6 +102,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(f"\nDone in {time.monotonic() - started:.0f} s. Published schema: marts. Warehouse URL: {url}")
     _say("Query it: .venv/bin/govkpi kpi --year 2023   |   psql \"$(.venv/bin/govkpi warehouse url)\"")
     return 0
+
+
+def _warn_incomplete(extracts: Path, department: str) -> None:
+    from ingestion.loader import DELIVERY_MARKER, delivered_periods
+
+    root = extracts / department
+    complete = set(delivered_periods(extracts, department))
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if folder.name not in complete:
+            _say(
+                f"    skipped {folder}: no {DELIVERY_MARKER} marker, so the delivery may be incomplete "
+                f"(write {folder / DELIVERY_MARKER} once every file is there)"
+            )
 
 
 def _print_loads(url: str, department: str, since: dt.datetime) -> None:

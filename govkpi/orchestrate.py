@@ -63,6 +63,10 @@ def airflow_env(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__OPENLINEAGE__DISABLED": "True",
+            # astronomer-cosmos sends usage telemetry unless told not to, and
+            # caches dbt's partial parse in the state folder, not in /tmp.
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            "AIRFLOW__COSMOS__CACHE_DIR": str(settings.state_dir / "cosmos"),
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(settings.project_root), env.get("PYTHONPATH", "")) if p
             ),
@@ -77,6 +81,11 @@ def _airflow() -> str:
 
 def ensure_metadata_db(settings: Settings, env: dict[str, str]) -> None:
     """Create or upgrade Airflow's SQLite metadata database (skipped when current)."""
+    from govkpi.transform import ensure_manifest
+
+    # The warehouse DAG renders its tasks from dbt's manifest: build it (if
+    # missing or stale) before Airflow parses the DAGs.
+    ensure_manifest(settings)
     home = airflow_home(settings)
     home.mkdir(parents=True, exist_ok=True)
     stamp = home / "migrated-for"
@@ -87,16 +96,33 @@ def ensure_metadata_db(settings: Settings, env: dict[str, str]) -> None:
     proc = subprocess.run([_airflow(), "db", "migrate"], env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    ensure_pool(env)
     stamp.write_text(version)
 
 
-def dags_test(settings: Settings, env: dict[str, str], dag_id: str, conf: dict | None = None) -> DagRunResult:
-    """Run one DAG run of `dag_id` now; return its final state and any failure messages."""
+def ensure_pool(env: dict[str, str]) -> None:
+    """The pool every warehouse-writing task runs in (dags/dag_support)."""
+    from govkpi.settings import WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION, WAREHOUSE_POOL_SLOTS
+
+    command = [_airflow(), "pools", "set", WAREHOUSE_POOL, str(WAREHOUSE_POOL_SLOTS), WAREHOUSE_POOL_DESCRIPTION]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"airflow pools set failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+
+
+def dags_test(
+    settings: Settings, env: dict[str, str], dag_id: str, conf: dict | None = None, logical_date: dt.datetime | None = None
+) -> DagRunResult:
+    """Run one DAG run of `dag_id`; return its final state and any failure messages.
+
+    `logical_date` defaults to now. For the monthly ingest DAGs a run at
+    the 1st of a month has the previous month as its data interval.
+    """
     logs = settings.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    log_file = logs / f"{dag_id}-{now:%Y%m%dT%H%M%S}.log"
-    command = [_airflow(), "dags", "test", dag_id, now.isoformat()]
+    log_file = logs / f"{dag_id}-{now:%Y%m%dT%H%M%S%f}.log"
+    command = [_airflow(), "dags", "test", dag_id, (logical_date or now).isoformat()]
     if conf:
         command += ["--conf", json.dumps(conf)]
     log.info("airflow dags test %s (log: %s)", dag_id, log_file)

@@ -31,11 +31,18 @@ class GateFailed(GovkpiError):
     """The Great Expectations gate failed; the candidate is not published."""
 
 
-def load_department(code: str, paths: list[str] | None = None, *, dag_id: str | None = None, run_id: str | None = None) -> BatchOutcome:
-    """Load a department's new files (all found in the landing folder, or `paths`)."""
+def load_department(
+    code: str,
+    paths: list[str] | None = None,
+    *,
+    periods: list[str] | None = None,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+) -> BatchOutcome:
+    """Load a department's new files: those of `periods` (default: every period folder), or only `paths`."""
     settings = load_settings()
     dept = department(code)
-    found = discover(settings.landing_dir, dept)
+    found = discover(settings.landing_dir, dept, periods)
     if paths is not None:
         wanted = {str(Path(p)) for p in paths}
         found = [f for f in found if str(f.path) in wanted]

@@ -1,10 +1,15 @@
 """Promote a validated audit build to the published schema, atomically.
 
 dbt builds the marts into `marts_audit`; dbt tests and the Great
-Expectations gate check that build; only then does `publish` swap it in as
-`marts` in one transaction, with the grants BI needs and the publication's
-log row. Readers see either the old publication or the new one, never a mix,
-and a failed gate never reaches this step, so the previous publication stays.
+Expectations gate check that build; only then does `publish` copy it into a
+fresh schema and swap that in as `marts`, in one transaction, with the
+grants BI needs and the publication's log row. Readers see either the old
+publication or the new one, never a mix, and a failed gate never reaches
+this step, so the previous publication stays.
+
+The candidate is copied, not renamed: `marts_audit` stays as dbt's build
+schema, so the incremental facts (docs/adr/0009) carry over to the next
+build and a monthly run processes that month's files only.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ log = logging.getLogger(__name__)
 CANDIDATE_SCHEMA = "marts_audit"
 PUBLISHED_SCHEMA = "marts"
 _RETIRED_SCHEMA = "marts_retired"
+_NEXT_SCHEMA = "marts_next"
 
 PUBLICATION_DDL = """
 create schema if not exists audit;
@@ -86,7 +92,8 @@ def publish(
         tables = [
             r[0]
             for r in conn.execute(
-                "select table_name from information_schema.tables where table_schema = %s order by table_name",
+                "select table_name from information_schema.tables "
+                "where table_schema = %s and table_type = 'BASE TABLE' order by table_name",
                 (candidate,),
             ).fetchall()
         ]
@@ -96,16 +103,17 @@ def publish(
             "select file_id, batch_id from audit.load_manifest "
             "where status = 'loaded' and superseded_by_file_id is null order by file_id"
         ).fetchall()
-        cand = sql.Identifier(candidate)
         pub = sql.Identifier(published)
         retired = sql.Identifier(_RETIRED_SCHEMA)
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(retired))
+        _copy_schema(conn, candidate, _NEXT_SCHEMA, tables)
+        nxt = sql.Identifier(_NEXT_SCHEMA)
         has_published = conn.execute(
             "select 1 from pg_namespace where nspname = %s", (published,)
         ).fetchone()
         if has_published:
             conn.execute(sql.SQL("alter schema {} rename to {}").format(pub, retired))
-        conn.execute(sql.SQL("alter schema {} rename to {}").format(cand, pub))
+        conn.execute(sql.SQL("alter schema {} rename to {}").format(nxt, pub))
         if has_published:
             conn.execute(sql.SQL("drop schema {} cascade").format(retired))
         bi = sql.Identifier(BI_ROLE)
@@ -129,3 +137,18 @@ def publish(
         assert row is not None
     log.info("published %d tables as %s (publication %s)", len(tables), published, row[0])
     return Publication(int(row[0]), tables, [int(f) for f, _ in file_rows])
+
+
+def _copy_schema(conn: psycopg.Connection, source: str, target: str, tables: list[str]) -> None:
+    """Copy every table of `source` into a new schema `target`: columns, constraints, indexes, comments, rows."""
+    conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(target)))
+    conn.execute(sql.SQL("create schema {}").format(sql.Identifier(target)))
+    for table in tables:
+        src = sql.Identifier(source, table)
+        dst = sql.Identifier(target, table)
+        # INCLUDING ALL brings column comments (persist_docs) but not the table's own
+        conn.execute(sql.SQL("create table {} (like {} including all)").format(dst, src))
+        conn.execute(sql.SQL("insert into {} select * from {}").format(dst, src))
+        comment = conn.execute("select obj_description(%s::regclass, 'pg_class')", (f'"{source}"."{table}"',)).fetchone()
+        if comment and comment[0]:
+            conn.execute(sql.SQL("comment on table {} is {}").format(dst, sql.Literal(comment[0])))

@@ -19,6 +19,14 @@ from ingestion.errors import SettingsError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIN_KEY_BYTES = 32
 
+# The Airflow pool of every task that writes to the warehouse (loads, dbt,
+# the gate, publish): at most this many write at once, however many workers
+# run. Created by the deployment's init service, `govkpi run` and
+# scripts/distributed; the DAGs use it through dags/dag_support.
+WAREHOUSE_POOL = "govkpi_warehouse"
+WAREHOUSE_POOL_SLOTS = 2
+WAREHOUSE_POOL_DESCRIPTION = "govkpi: tasks writing to the warehouse database"
+
 
 @dataclass(frozen=True)
 class Settings:

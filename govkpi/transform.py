@@ -1,9 +1,14 @@
-"""Run dbt against the warehouse: build the marts into the audit schema.
+"""Run dbt against the warehouse, and keep the project's manifest built ahead.
 
 dbt runs as a subprocess of the current interpreter's environment so its
 logging and global state never mix with the caller's (an Airflow task, the
 CLI). One `dbt build` does seeds, models, data tests and unit tests in
 dependency order; a failing test skips what depends on it.
+
+The warehouse DAG renders one Airflow task per dbt model from
+`dbt_project/target/manifest.json` (docs/adr/0007). `ensure_manifest`
+builds it with `dbt parse` (no database needed) when it is missing or older
+than any file of the project; `python -m govkpi.transform` runs it.
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from govkpi.settings import Settings
-from govkpi.warehouse import libpq_parts
 from ingestion.errors import GovkpiError
 
 log = logging.getLogger(__name__)
@@ -38,22 +45,122 @@ class DbtResult:
     target_path: Path
 
 
+# The command that builds the manifest, for messages that ask for it.
+MANIFEST_COMMAND = "python -m govkpi.transform"
+
+# Folders of dbt_project/ that dbt writes or fills, not project sources.
+_GENERATED_DIRS = {"target", "logs", "dbt_packages"}
+
+
+class ManifestUnavailable(GovkpiError):
+    """The dbt manifest is missing or stale and cannot be (re)built here."""
+
+
+def dbt_connection_env(warehouse_url: str) -> dict[str, str]:
+    """The variables dbt_project/profiles.yml reads the connection from (contains the password)."""
+    from govkpi.warehouse import libpq_parts  # psycopg: not needed to parse DAGs
+
+    parts = libpq_parts(warehouse_url)
+    return {
+        "GOVKPI_DBT_HOST": parts["host"],
+        "GOVKPI_DBT_PORT": parts["port"],
+        "GOVKPI_DBT_USER": parts["user"],
+        "GOVKPI_DBT_PASSWORD": parts["password"],
+        "GOVKPI_DBT_DBNAME": parts["dbname"],
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
 def dbt_env(settings: Settings, warehouse_url: str) -> dict[str, str]:
     """Environment for dbt: the profile reads the connection from these variables."""
-    parts = libpq_parts(warehouse_url)
     env = dict(os.environ)
-    env.update(
-        {
-            "GOVKPI_DBT_HOST": parts["host"],
-            "GOVKPI_DBT_PORT": parts["port"],
-            "GOVKPI_DBT_USER": parts["user"],
-            "GOVKPI_DBT_PASSWORD": parts["password"],
-            "GOVKPI_DBT_DBNAME": parts["dbname"],
-            "DBT_PROFILES_DIR": str(settings.dbt_project_dir),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-    )
+    env.update(dbt_connection_env(warehouse_url))
+    env["DBT_PROFILES_DIR"] = str(settings.dbt_project_dir)
     return env
+
+
+def manifest_path(project_dir: Path) -> Path:
+    """Where the manifest built ahead lives (git-ignored, baked into the image)."""
+    return project_dir / "target" / "manifest.json"
+
+
+def manifest_problem(project_dir: Path) -> str | None:
+    """Why the manifest cannot be used as it is (missing, or older than a project file); None if current."""
+    manifest = manifest_path(project_dir)
+    try:
+        built = manifest.stat().st_mtime
+    except FileNotFoundError:
+        return f"the dbt manifest {manifest} does not exist"
+    for folder, dirs, files in os.walk(project_dir):
+        if folder == str(project_dir):
+            dirs[:] = [d for d in dirs if d not in _GENERATED_DIRS and not d.startswith(".")]
+        for name in files:
+            path = Path(folder, name)
+            if path.stat().st_mtime > built:
+                return f"the dbt manifest {manifest} is older than {path.relative_to(project_dir)}"
+    return None
+
+
+def require_manifest(project_dir: Path) -> Path:
+    """The manifest's path; raise ManifestUnavailable, naming the command that builds it, if unusable."""
+    problem = manifest_problem(project_dir)
+    if problem:
+        raise ManifestUnavailable(
+            f"{problem}. Build it with `{MANIFEST_COMMAND}` (from the project folder, in its virtualenv); "
+            "`govkpi run` and the Docker image build do this themselves."
+        )
+    return manifest_path(project_dir)
+
+
+def ensure_manifest(settings: Settings) -> Path:
+    """Build dbt_project/target/manifest.json with `dbt parse` if it is missing or stale; return its path.
+
+    `dbt parse` reads no database, but the profile must render, so the
+    connection variables get placeholders. The new manifest replaces the old
+    one atomically: a DAG parse at the same moment reads one or the other.
+    """
+    project_dir = settings.dbt_project_dir
+    manifest = manifest_path(project_dir)
+    problem = manifest_problem(project_dir)
+    if problem is None:
+        return manifest
+    log.info("%s: running dbt parse", problem)
+    try:
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".parse-", dir=manifest.parent))
+    except OSError as exc:
+        raise ManifestUnavailable(
+            f"{problem}, and {manifest.parent} is not writable ({exc}). Build the manifest where the "
+            f"project is writable (`{MANIFEST_COMMAND}`, or `dbt parse` in the image build)."
+        ) from exc
+    # Dated when the parse starts: a file edited while dbt parses leaves the
+    # new manifest stale, so the next call parses again.
+    started = time.time()
+    try:
+        env = dict(os.environ)
+        env.update(dbt_connection_env("postgresql://govkpi@localhost:5432/govkpi"))
+        env["DBT_PROFILES_DIR"] = str(project_dir)
+        command = [
+            str(Path(sys.executable).with_name("dbt")),
+            "parse",
+            "--project-dir",
+            str(project_dir),
+            "--target-path",
+            str(work),
+            "--log-path",
+            str(work),
+            "--no-partial-parse",
+        ]
+        proc = subprocess.run(command, env=env, capture_output=True, text=True)
+        if proc.returncode != 0 or not (work / "manifest.json").exists():
+            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+            raise DbtFailed([f"dbt parse exited {proc.returncode}:\n{tail}"])
+        os.utime(work / "manifest.json", (started, started))
+        os.replace(work / "manifest.json", manifest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log.info("built %s", manifest)
+    return manifest
 
 
 def run_dbt(settings: Settings, warehouse_url: str, args: list[str], *, target_path: Path | None = None) -> DbtResult:
@@ -98,3 +205,21 @@ def run_dbt(settings: Settings, warehouse_url: str, args: list[str], *, target_p
 def build_audit(settings: Settings, warehouse_url: str) -> DbtResult:
     """Build seeds, models and tests into the audit schema (`marts_audit`)."""
     return run_dbt(settings, warehouse_url, ["build"])
+
+
+def main() -> int:
+    """`python -m govkpi.transform`: build the dbt manifest if it is missing or stale."""
+    from govkpi.settings import load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        path = ensure_manifest(load_settings())
+    except GovkpiError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

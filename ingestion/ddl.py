@@ -59,6 +59,7 @@ create table if not exists audit.load_manifest (
     status text not null check (status in ('loaded', 'refused')),
     superseded_by_file_id bigint references audit.load_manifest (file_id),
     message text,
+    delivery text not null default 'events' check (delivery in ('events', 'snapshot')),
     constraint load_manifest_rows_add_up check (rows_read = rows_loaded + rows_rejected),
     -- The same bytes delivered again are recognised, never loaded twice.
     constraint load_manifest_one_copy unique (extract_name, sha256)
@@ -78,6 +79,10 @@ create table if not exists audit.quarantine (
     quarantined_at timestamptz not null default now()
 );
 create index if not exists quarantine_file_idx on audit.quarantine (file_id);
+
+-- Added after the first release: warehouses created before it get it here.
+alter table audit.load_manifest add column if not exists
+    delivery text not null default 'events' check (delivery in ('events', 'snapshot'));
 """
 
 

@@ -39,6 +39,9 @@ from ingestion.spec import Department, ExtractSpec
 log = logging.getLogger(__name__)
 
 _PERIOD = re.compile(r"^\d{4}(?:-(?:0[1-9]|1[0-2]))?$")
+# Written by the department last, after every file of a period's delivery:
+# its presence says the folder is complete (no file still being copied).
+DELIVERY_MARKER = "_DELIVERED"
 REPORTED_REJECTS = 20
 
 
@@ -135,7 +138,7 @@ def discover(landing_dir: Path, department: Department, periods: Iterable[str] |
         if wanted is not None and period not in wanted:
             continue
         for path in sorted(p for p in period_dir.iterdir() if p.is_file()):
-            if path.name.startswith(".") or path.name.lower() in ("readme.md", "readme.txt"):
+            if path.name.startswith(".") or path.name == DELIVERY_MARKER or path.name.lower() in ("readme.md", "readme.txt"):
                 continue
             spec = department.spec_for(path.name)
             if spec is None:
@@ -147,6 +150,24 @@ def discover(landing_dir: Path, department: Department, periods: Iterable[str] |
                 )
             found.append(DeliveredFile(path, department.code, period, spec))
     return found
+
+
+def period_folder(landing_dir: Path, department: str, period: str) -> Path:
+    """Where a department's delivery for a period is expected."""
+    return landing_dir / department / period
+
+
+def is_delivered(landing_dir: Path, department: str, period: str) -> bool:
+    """Whether the delivery for the period is complete (its marker is there)."""
+    return (period_folder(landing_dir, department, period) / DELIVERY_MARKER).is_file()
+
+
+def delivered_periods(landing_dir: Path, department: str) -> list[str]:
+    """Every period of the department whose delivery is complete, oldest first."""
+    root = landing_dir / department
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and _PERIOD.match(p.name) and (p / DELIVERY_MARKER).is_file())
 
 
 def file_sha256(path: Path) -> tuple[str, int]:
@@ -287,8 +308,8 @@ def _insert_manifest(conn: psycopg.Connection, batch_id: int, load: _FileLoad, s
     received = dt.datetime.fromtimestamp(d.path.stat().st_mtime, tz=dt.timezone.utc)
     row = conn.execute(
         "insert into audit.load_manifest (batch_id, department, extract_name, period, file_name, file_path, sha256, "
-        "size_bytes, encoding, received_at, rows_read, rows_loaded, rows_rejected, status, message) "
-        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning file_id",
+        "size_bytes, encoding, received_at, rows_read, rows_loaded, rows_rejected, status, message, delivery) "
+        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning file_id",
         (
             batch_id,
             d.department,
@@ -305,6 +326,7 @@ def _insert_manifest(conn: psycopg.Connection, batch_id: int, load: _FileLoad, s
             load.rows_rejected,
             status,
             message,
+            d.spec.delivery,
         ),
     ).fetchone()
     assert row is not None

@@ -91,6 +91,12 @@ class ExtractSpec:
     # it is more likely the wrong file or a broken export than a few typos.
     max_rejected_fraction: float = 0.2
     sheet: str | None = None
+    # "events": each delivery holds that period's rows (admissions, cases);
+    # every current file's rows count. "snapshot": each delivery is the whole
+    # register as it stood at the end of its period (wards, the officer
+    # roster); only the latest period's file gives rows, while every
+    # delivered period still counts as delivered.
+    delivery: str = "events"
     totals_markers: tuple[str, ...] = field(default=("合计", "总计", "小计"))
 
     @property
@@ -116,6 +122,8 @@ class ExtractSpec:
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError(f"spec {self.name}: duplicate column names")
+        if self.delivery not in ("events", "snapshot"):
+            raise ValueError(f"spec {self.name}: delivery must be 'events' or 'snapshot', not {self.delivery!r}")
         missing = [k for k in self.key if k not in names]
         if missing:
             raise ValueError(f"spec {self.name}: key columns {missing} are not columns")

@@ -36,13 +36,28 @@ for dag in bag.dags.values():
         "timetable": type(dag.timetable).__name__,
         "schedule_assets": schedule_assets(dag),
         "start_date_tz": str(dag.start_date.tzinfo) if dag.start_date else None,
-        "tasks": {t.task_id: {"retries": t.retries, "outlets": [getattr(o, "name", str(o)) for o in t.outlets]} for t in dag.tasks},
+        "timetable_summary": f"{getattr(dag.timetable, 'expression', '')} {getattr(dag.timetable, 'timezone', '')}".strip(),
+        "params": {k: dag.params[k] for k in dag.params},
+        "deadline": [type(d.reference).__name__ for d in (dag.deadline if isinstance(dag.deadline, list) else [dag.deadline] if dag.deadline else [])],
+        "tasks": {t.task_id: {
+            "retries": t.retries,
+            "outlets": [getattr(o, "name", str(o)) for o in t.outlets],
+            "pool": t.pool,
+            "exponential_backoff": bool(t.retry_exponential_backoff),
+            "failure_callbacks": [getattr(c, "__qualname__", str(c)) for c in (t.on_failure_callback if isinstance(t.on_failure_callback, list) else [t.on_failure_callback] if t.on_failure_callback else [])],
+            "operator": type(t).__name__,
+        } for t in dag.tasks},
     }
 print("RESULT" + json.dumps(out))
 """
 
 
 def load_dagbag(tmp_path: Path) -> dict:
+    from govkpi.settings import load_settings
+    from govkpi.transform import ensure_manifest
+
+    # The warehouse DAG renders its dbt tasks from the manifest built ahead.
+    ensure_manifest(load_settings())
     env = dict(os.environ)
     env.update(
         {
@@ -73,14 +88,31 @@ def test_dags_parse_and_follow_conventions(tmp_path):
         assert dag["start_date_tz"] not in (None, "None")
     for department in departments:
         ingest = dags[f"govkpi_ingest_{department}"]
+        # monthly data intervals in the township's time zone
         assert ingest["timetable"] == "CronDataIntervalTimetable"
-        assert ingest["tasks"]["load_extracts"]["outlets"] == [f"govkpi_raw_{department}"]
-        assert ingest["tasks"]["load_extracts"]["retries"] >= 2
+        assert ingest["timetable_summary"] == "0 0 1 * * Asia/Shanghai"
+        assert ingest["params"] == {"scope": "interval"}
+        assert list(ingest["tasks"]) == ["wait_for_delivery", "load_extracts"]
+        assert ingest["tasks"]["wait_for_delivery"]["operator"] == "WaitForDelivery"
+        load = ingest["tasks"]["load_extracts"]
+        assert load["outlets"] == [f"govkpi_raw_{department}"]
+        assert load["retries"] >= 2 and load["exponential_backoff"]
+        assert load["pool"] == "govkpi_warehouse", "warehouse writers share one pool"
+        for task in ingest["tasks"].values():
+            assert task["failure_callbacks"] == ["task_failed"], "every task alerts when it fails for good"
     warehouse = dags["govkpi_warehouse"]
     assert warehouse["timetable"] == "AssetTriggeredTimetable"
     # Any one department's new data triggers it, not only all of them together.
     assert warehouse["schedule_assets"] == ["AssetAny"] + sorted(f"govkpi_raw_{d}" for d in departments)
-    assert list(warehouse["tasks"]) == ["validate_raw", "build_audit", "validate_audit", "publish"]
-    assert warehouse["tasks"]["publish"]["outlets"] == ["govkpi_marts"]
+    # The dbt project is the build_audit task group: one dbt build, then one
+    # task (or group) per seed and model (tests/test_warehouse_dag.py).
+    tasks = warehouse["tasks"]
+    assert [t for t in tasks if not t.startswith("build_audit.")] == ["validate_raw", "validate_audit", "publish"]
+    assert {"build_audit.dbt_producer_watcher", "build_audit.dbt_results", "build_audit.fct_kpi_value.run"} <= set(tasks)
+    assert len(tasks) > 50
+    for name in ("validate_raw", "build_audit.dbt_producer_watcher", "validate_audit", "publish"):
+        assert tasks[name]["pool"] == "govkpi_warehouse", "warehouse writers share one pool"
+        assert tasks[name]["retries"] >= 2 and tasks[name]["exponential_backoff"]
+    assert tasks["publish"]["outlets"] == ["govkpi_marts"]
     # Parsing must stay cheap: no database or heavy imports at module level.
     assert bag["seconds"] < 10

@@ -36,8 +36,20 @@ def test_every_kpi_has_a_unit_test_and_marts_use_no_select_star(tmp_path):
         sql = node["raw_code"].lower()
         assert "select *" not in sql, f"{node['name']} uses select * (column lineage needs explicit columns)"
         assert node["description"], f"{node['name']} has no description (it must state its grain)"
-        assert node["config"]["materialized"] == "table", f"{node['name']} must be a table to be publishable"
+        # a table (or an incremental table) to be publishable: a view would read staging after publication
+        assert node["config"]["materialized"] in ("table", "incremental"), f"{node['name']} must be a table to be publishable"
         assert node["schema"] == "marts_audit"
+    # incremental by delivered file: the single-extract event facts (docs/adr/0009)
+    incremental = {n["name"]: n for n in marts if n["config"]["materialized"] == "incremental"}
+    assert set(incremental) == {
+        "fct_training_enrolment", "fct_inpatient_stay", "fct_remote_reading",
+        "fct_expert_round", "fct_medical_aid_payment", "fct_enforcement_case",
+    }
+    for name, node in incremental.items():
+        assert node["config"]["on_schema_change"] == "fail", name
+        assert node["config"]["incremental_strategy"] == "append", name
+        assert any("delete_rows_of_replaced_files" in hook["sql"] for hook in node["config"]["pre-hook"]), name
+        assert "only_new_source_files" in node["raw_code"], name
 
 
 def test_the_checker_notices_a_kpi_without_unit_test(tmp_path):

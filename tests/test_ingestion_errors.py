@@ -22,7 +22,7 @@ from ingestion.specs import department
 pytestmark = pytest.mark.integration
 
 HRSS = department("hrss")
-ROSTER = SAMPLE_DIR / "hrss" / "2023" / "培训学员花名册_2023.csv"
+ROSTER = SAMPLE_DIR / "hrss" / "2023-03" / "培训学员花名册_2023-03.csv"
 
 
 def roster_lines(n: int = 20) -> list[str]:
@@ -93,7 +93,7 @@ def test_missing_required_column_refuses_the_whole_batch(conn, tmp_path):
     write_roster(tmp_path, lines)
     # A second, good file in the same delivery must not be loaded either.
     good = tmp_path / "hrss" / "2023" / "技能证书发放名册_2023.csv"
-    good.write_bytes((SAMPLE_DIR / "hrss" / "2023" / "技能证书发放名册_2023.csv").read_bytes())
+    good.write_bytes((SAMPLE_DIR / "hrss" / "2023-04" / "技能证书发放名册_2023-04.csv").read_bytes())
     before = conn.execute("select count(*) from raw.hrss_certificate").fetchone()[0] if _has_raw(conn) else 0
 
     with pytest.raises(BatchRefused) as refused:
@@ -140,7 +140,7 @@ def test_wrong_check_digit_is_quarantined_without_the_number(conn, tmp_path):
 
 
 def test_id_mangled_by_excel_into_scientific_notation(conn, tmp_path):
-    source = openpyxl.load_workbook(SAMPLE_DIR / "hrss" / "2023" / "就业跟踪台账_2023.xlsx")
+    source = openpyxl.load_workbook(SAMPLE_DIR / "hrss" / "2023-04" / "就业跟踪台账_2023-04.xlsx")
     sheet = source.active
     header = [c.value for c in sheet[2]]
     id_col = header.index("公民身份号码") + 1
@@ -190,7 +190,7 @@ def test_invalid_credit_code_is_quarantined_and_the_rest_loaded(conn, tmp_path):
     from ingestion.specs import department as department_spec
 
     enforcement = department_spec("enforcement")
-    source = SAMPLE_DIR / "enforcement" / "2023" / "案件登记台账_2023.csv"
+    source = SAMPLE_DIR / "enforcement" / "2023-05" / "案件登记台账_2023-05.csv"
     lines = source.read_bytes().decode("gb18030").split("\r\n")
     header = lines[1].split(",")
     uscc_col = header.index("统一社会信用代码")

@@ -8,6 +8,7 @@ duplicates, for personal data in clear, and for what BI may read.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -74,7 +75,10 @@ def test_run_ends_with_a_readable_kpi_summary(first_run):
     proc, _, _ = first_run
     out = proc.stdout
     assert "govkpi_ingest_hrss: success" in out and "govkpi_warehouse: success" in out
-    assert "培训学员花名册_2023.csv [2023] loaded: 590 rows read, 590 loaded, 0 rejected" in out
+    # one delivery a month: the roster's months add up to the year's 590 enrolments
+    assert "培训学员花名册_2023-03.csv [2023-03] loaded: 120 rows read, 120 loaded, 0 rejected" in out
+    roster_rows = [int(m) for m in re.findall(r"培训学员花名册_2023-\d\d\.csv \[2023-\d\d\] loaded: (\d+) rows read, \1 loaded, 0 rejected", out)]
+    assert len(roster_rows) == 8 and sum(roster_rows) == 590
     assert "Published KPIs, whole township, 2023" in out
     assert "91.77" in out and "(524 / 571)" in out
     for department in ("[hrss]", "[health]", "[enforcement]"):
@@ -178,9 +182,9 @@ def test_second_run_publishes_the_same_values_with_no_duplicates(first_run, seco
 
 def test_no_resident_id_in_clear_anywhere(second_run, fresh_db, state_dir):
     sample_ids = set()
-    roster = (SAMPLE_DIR / "hrss" / "2023" / "培训学员花名册_2023.csv").read_bytes().decode("gb18030")
-    for line in roster.splitlines():
-        sample_ids.update(m.upper() for m in resident_ids_in(line))
+    for path in sorted(SAMPLE_DIR.glob("hrss/2023-*/培训学员花名册_2023-*.csv")):
+        for line in path.read_bytes().decode("gb18030").splitlines():
+            sample_ids.update(m.upper() for m in resident_ids_in(line))
     assert len(sample_ids) == 571
 
     found: list[str] = []

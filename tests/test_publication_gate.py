@@ -75,6 +75,7 @@ def test_contract_violation_fails_at_validation_and_keeps_marts(published, fresh
         f"2,测试成人,男,{ADULT_ID[:-1]}{'1' if ADULT_ID[-1] != '1' else '2'},17000000001,杏花村,DG-2023-01,2024/3/1,否",
     ] + [f"{n},测试成人{n},女,{adult_id(n)},1700000000{n},漫流村,DG-2023-01,2024/3/1,否" for n in range(3, 8)]
     (folder / "培训学员花名册_2024.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("gb18030"))
+    (folder / "_DELIVERED").write_text("test delivery\n")
 
     proc = run_govkpi(["run", "--extracts", str(landing)], env)
 
@@ -115,10 +116,11 @@ def test_failing_dbt_test_stops_before_validation(published, fresh_db):
     body = "34012119900101301"
     sheet.append(["测试", body + ric.calc_check_digit(body + "0"), "XX-2024-99", "九创工业园", "企业", "2024-02-20", "单位就业", 3000])
     book.save(folder / "就业跟踪台账_2024-02.xlsx")
+    (folder / "_DELIVERED").write_text("test delivery\n")
 
     proc = run_govkpi(["run", "--extracts", str(landing)], env)
 
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "govkpi_warehouse: FAILED; failed tasks: build_audit" in proc.stdout
+    assert "govkpi_warehouse: FAILED; failed tasks: build_audit.fct_job_placement.test" in proc.stdout
     assert "DbtFailed" in proc.stdout
     assert marts_fingerprint(fresh_db) == before

@@ -11,6 +11,10 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from airflow.sdk import Asset
+from airflow.sdk.definitions.deadline import AsyncCallback, DeadlineAlert, DeadlineReference
+
+from govkpi.alerts import deadline_missed, task_failed
+from govkpi.settings import WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION, WAREHOUSE_POOL_SLOTS  # noqa: F401
 
 # One Asset per department: "new extracts of this department are in raw".
 # The warehouse DAG is scheduled on them instead of sensing ingest tasks.
@@ -22,13 +26,30 @@ RAW_ASSETS: dict[str, Asset] = {
 # The published KPI marts, updated by each successful publication.
 PUBLISHED_MARTS = Asset(name="govkpi_marts", uri="govkpi://warehouse/marts", group="govkpi")
 
+# WAREHOUSE_POOL (from govkpi.settings): every task that writes to the
+# warehouse runs in it, so at most its slot count write at once.
+
 DEFAULT_ARGS = {
     "owner": "govkpi",
+    # Retries are for what can pass on a second try (a dropped connection, a
+    # busy server); govkpi's own errors fail at once (fail_fast below).
     "retries": 2,
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=15),
+    # A task that fails for good leaves an alert (govkpi.alerts).
+    "on_failure_callback": task_failed,
 }
+
+# The warehouse DAG must finish within this time of being queued; a run
+# that does not (a stuck task, a warehouse that never answers) raises an
+# Airflow deadline alert, recorded by govkpi.alerts.deadline_missed.
+WAREHOUSE_DEADLINE_LIMIT = timedelta(hours=2)
+WAREHOUSE_DEADLINE = DeadlineAlert(
+    reference=DeadlineReference.DAGRUN_QUEUED_AT,
+    interval=WAREHOUSE_DEADLINE_LIMIT,
+    callback=AsyncCallback(deadline_missed, kwargs={"dag_id": "govkpi_warehouse", "limit": "2 hours"}),
+)
 
 
 @contextmanager

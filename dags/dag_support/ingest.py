@@ -1,56 +1,163 @@
-"""The ingest DAG every department gets: find its new files, load them as one batch.
+"""The ingest DAG every department gets: wait for the month's delivery, load it as one batch.
 
 Each `dags/govkpi_ingest_<department>.py` calls `build_ingest_dag` with its
 own documentation; the loading itself is generic (`ingestion/`), driven by
 the department's extract specs.
+
+Runs on monthly data intervals (`[1st of the month, 1st of the next)`,
+Asia/Shanghai). A run loads exactly its interval's deliveries, from
+`<GOVKPI_LANDING_DIR>/<department>/<YYYY-MM>/`, once the department's
+`_DELIVERED` marker is there. Re-running an interval loads nothing twice:
+bytes already loaded are recognised, and a different file for the same
+extract and month supersedes the old one (a correction).
 """
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable, dag, task
+from typing import Any
 
-from dag_support import DEFAULT_ARGS, RAW_ASSETS, fail_fast
+import pendulum
+from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable, Param, dag, task
+
+from dag_support import DEFAULT_ARGS, RAW_ASSETS, WAREHOUSE_POOL, fail_fast
+
+# Midnight on the 1st, in the township's time zone: each run's data interval
+# is one calendar month there.
+MONTHLY = CronDataIntervalTimetable("0 0 1 * *", timezone="Asia/Shanghai")
+
+
+class WaitForDelivery(BaseOperator):
+    """Return the periods this run loads, waiting (deferred, no worker held) for their delivery.
+
+    scope "interval" (scheduled runs, backfills): the months of the run's
+    data interval; each must have its `_DELIVERED` marker. A missing one is
+    waited for in the triggerer until GOVKPI_DELIVERY_DEADLINE_HOURS after
+    the interval's end (120 h by default), then the task fails naming the
+    department, the period and the expected path. A backfill of a month
+    long past therefore fails at once if the month was never delivered.
+
+    scope "all" (a one-shot catch-up, `govkpi run`): every period of the
+    department whose delivery is complete; folders without a marker are
+    listed in the log and left for a later run.
+    """
+
+    ui_color = "#e8f4ea"
+
+    def __init__(self, *, department: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.department = department
+
+    def execute(self, context: Any) -> list[str]:
+        import datetime as dt
+        import os
+
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from govkpi.delivery import delivery_deadline, missing_delivery_message, periods_for_interval
+        from govkpi.settings import load_settings
+        from govkpi.triggers import DeliveryMarkerTrigger
+        from ingestion.loader import DELIVERY_MARKER, delivered_periods, period_folder
+
+        landing = load_settings().landing_dir
+        if context["params"].get("scope", "interval") == "all":
+            periods = delivered_periods(landing, self.department)
+            root = landing / self.department
+            incomplete = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in periods and not p.name.startswith(".")) if root.is_dir() else []
+            for name in incomplete:
+                self.log.warning("%s/%s has no %s marker: not loaded (the delivery may be incomplete)", root, name, DELIVERY_MARKER)
+            if not periods:
+                raise AirflowFailException(
+                    f"no complete delivery of department {self.department!r} under {root}: "
+                    f"put the extracts in {root}/<YYYY-MM>/ and write {DELIVERY_MARKER} there last"
+                )
+            self.log.info("scope all: loading periods %s", ", ".join(periods))
+            return periods
+
+        periods = periods_for_interval(context["data_interval_start"], context["data_interval_end"])
+        if not periods:
+            raise AirflowFailException(
+                f"data interval {context['data_interval_start']} .. {context['data_interval_end']} covers no whole month"
+            )
+        markers = [str(period_folder(landing, self.department, p) / DELIVERY_MARKER) for p in periods]
+        missing = [m for m in markers if not os.path.isfile(m)]
+        if not missing:
+            self.log.info("delivery of %s for %s is complete", self.department, ", ".join(periods))
+            return periods
+        deadline = delivery_deadline(context["data_interval_end"])
+        if dt.datetime.now(dt.timezone.utc) >= deadline:
+            raise AirflowFailException(self._overdue(missing, periods, markers, deadline))
+        self.log.info("waiting for %s until %s", ", ".join(missing), deadline.isoformat())
+        poll = float(os.environ.get("GOVKPI_DELIVERY_POLL_SECONDS", "300"))
+        self.defer(
+            trigger=DeliveryMarkerTrigger(markers=markers, deadline=deadline.isoformat(), poll_seconds=poll),
+            method_name="execute_complete",
+            kwargs={"periods": periods, "markers": markers, "deadline": deadline.isoformat()},
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any], periods: list[str], markers: list[str], deadline: str) -> list[str]:
+        import datetime as dt
+
+        from airflow.sdk.exceptions import AirflowFailException
+
+        if event.get("status") == "delivered":
+            self.log.info("delivery of %s for %s is complete", self.department, ", ".join(periods))
+            return periods
+        raise AirflowFailException(self._overdue(event.get("missing", markers), periods, markers, dt.datetime.fromisoformat(deadline)))
+
+    def _overdue(self, missing: list[str], periods: list[str], markers: list[str], deadline: Any) -> str:
+        from pathlib import Path
+
+        from govkpi.delivery import missing_delivery_message
+
+        lines = [
+            missing_delivery_message(self.department, period, str(Path(marker).parent), deadline)
+            for period, marker in zip(periods, markers)
+            if marker in missing
+        ]
+        return "\n".join(lines)
 
 
 def build_ingest_dag(department: str, doc_md: str) -> DAG:
     @dag(
         dag_id=f"govkpi_ingest_{department}",
         doc_md=doc_md,
-        schedule=CronDataIntervalTimetable("0 6 * * *", timezone="Asia/Shanghai"),
+        schedule=MONTHLY,
         start_date=pendulum.datetime(2023, 1, 1, tz="Asia/Shanghai"),
+        # History is loaded on purpose, with `airflow backfill create`, not
+        # by the scheduler catching up on its own after a deployment.
         catchup=False,
+        # Months load in order, one at a time (a backfill keeps that order too).
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
+        params={
+            "scope": Param(
+                "interval",
+                type="string",
+                enum=["interval", "all"],
+                description="interval: the months of this run's data interval; all: every complete delivery in the landing folder (one-shot catch-up)",
+            )
+        },
         tags=["govkpi", "ingest", department],
     )
     def ingest():
-        @task
-        def find_extracts() -> list[str]:
-            """List the department's files in the landing folder (paths only, no contents)."""
-            from govkpi.settings import load_settings
-            from ingestion.loader import discover
-            from ingestion.specs import department as department_spec
+        periods = WaitForDelivery(task_id="wait_for_delivery", department=department)
 
-            with fail_fast():
-                settings = load_settings()
-                return [str(f.path) for f in discover(settings.landing_dir, department_spec(department))]
-
-        @task(outlets=[RAW_ASSETS[department]])
-        def load_extracts(paths: list[str], **context) -> dict:
-            """Load the new files as one batch; return counts (never row contents) for the run's record."""
+        @task(outlets=[RAW_ASSETS[department]], pool=WAREHOUSE_POOL)
+        def load_extracts(periods: list[str], **context) -> dict:
+            """Load the periods' new files as one batch; return counts (never row contents) for the run's record."""
             from govkpi.pipeline import load_department
 
             with fail_fast():
-                outcome = load_department(department, paths, dag_id=context["dag"].dag_id, run_id=context["run_id"])
+                outcome = load_department(department, periods=periods, dag_id=context["dag"].dag_id, run_id=context["run_id"])
             return {
                 "batch_id": outcome.batch_id,
                 "status": outcome.status,
+                "periods": periods,
                 "rows_loaded": outcome.rows_loaded,
                 "rows_rejected": outcome.rows_rejected,
                 "files": [f.file_name for f in outcome.files],
             }
 
-        load_extracts(find_extracts())
+        load_extracts(periods.output)
 
     return ingest()

@@ -174,7 +174,7 @@ def fact_reconciliation(spec: ExtractSpec, fact_relation: str) -> list[Expectati
             check=f"raw vs marts: {spec.name} rows per current file",
             expected=(
                 f"{fact_relation} to hold one row per current {raw} row, "
-                "file by file (current = manifest status 'loaded', not superseded)"
+                "file by file (current = manifest status 'loaded', not superseded; of a snapshot register, its latest period's file)"
             ),
             relation=fact_relation,
             query=per_file,

@@ -11,6 +11,9 @@ that common part lives here so it is written once:
 - working days against a holiday table;
 - deterministic writing: XLSX with fixed document properties and zip-entry
   times, CSV text, the title row of an Excel "save as CSV";
+- monthly deliveries: one folder per month (`<department>/<YYYY-MM>/`)
+  holding the month's files and, written last, the `_DELIVERED` marker;
+  splitting event rows by month and registers into month-end snapshots;
 - write into a scratch folder, verify there, then move into place;
 - checks that raise `SampleDataError`;
 - the README blocks of generated figures, and the command line.
@@ -33,6 +36,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import hashlib
 import io
 import logging
 import os
@@ -304,28 +308,216 @@ def check_gb18030_titled_csv(raw: bytes, title: str, what: str) -> None:
     raise SampleDataError(f"{what} decodes as UTF-8; it must be GB18030")
 
 
-def write_verify_move(out_dir: Path, writers: Mapping[str, Callable[[Path], None]],
-                      verify: Callable[[Path], T], *, scratch_parent: Path, prefix: str) -> T:
-    """Write into a scratch folder, verify there, then move the files into place; return what `verify` found.
+# --------------------------------------------------------------------------
+# Monthly deliveries
+# --------------------------------------------------------------------------
 
-    `writers` maps each file name to a function writing that file at a given
-    path; they run in order, then `verify(scratch folder)`, which raises
-    `SampleDataError` if the files break a fact. Only then are the files made
-    0644 and moved into `out_dir` (created if need be), so a failed run
-    leaves the old files alone. The scratch folder, named `prefix` + random
-    characters (start it with a dot: the loader skips hidden folders), is made
-    in `scratch_parent` and removed afterwards whether or not the run failed.
+# The file a department writes into a month's folder LAST, after all the
+# month's extracts: its presence says the delivery is complete.
+DELIVERY_MARKER = "_DELIVERED"
+
+Writers = Mapping[str, Callable[[Path], None]]  # file name -> function writing that file at a path
+
+
+def months(year: int) -> list[str]:
+    """The twelve delivery months of `year` as folder names, `YYYY-01` .. `YYYY-12`."""
+    return [f"{year}-{month:02d}" for month in range(1, 13)]
+
+
+def month_of(day: dt.date, year: int) -> str:
+    """The delivery month (`YYYY-MM`) of something dated `day` (a date, or a local date-time).
+
+    Its calendar month, clamped into `year`: anything dated before the year
+    goes into its first month, anything after into its last.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=scratch_parent, prefix=prefix) as scratch:
+    if day.year < year:
+        return f"{year}-01"
+    if day.year > year:
+        return f"{year}-12"
+    return f"{year}-{day.month:02d}"
+
+
+def split_by_month(items: Sequence[T], date_of: Callable[[T], dt.date], year: int) -> dict[str, list[T]]:
+    """`items` by delivery month (`month_of` their date), every month of `year` a key, order kept."""
+    split: dict[str, list[T]] = {month: [] for month in months(year)}
+    for item in items:
+        split[month_of(date_of(item), year)].append(item)
+    return split
+
+
+def month_end(month: str) -> dt.date:
+    """The last day of a `YYYY-MM` month."""
+    year, number = (int(part) for part in month.split("-"))
+    return dt.date(year + number // 12, number % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def month_label(month: str) -> str:
+    """`2023-03` as a title names it: `2023年3月`."""
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year}年{number}月"
+
+
+def month_end_label(month: str) -> str:
+    """The last day of `2023-03` as a snapshot's title names it: `2023年3月31日`."""
+    day = month_end(month)
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def snapshot_at(items: Sequence[T], month: str, start: Callable[[T], dt.date],
+                end: Callable[[T], dt.date | None], without_end: Callable[[T], T]) -> list[T]:
+    """A register as it stood at the end of `month`, order kept.
+
+    Rows that have started by the month's last day; a row whose end date
+    falls after that day is given blank (`without_end(row)`): the end was not
+    yet known then.
+    """
+    last = month_end(month)
+    return [item if end(item) is None or end(item) <= last else without_end(item)
+            for item in items if start(item) <= last]
+
+
+def file_sha256(path: Path) -> str:
+    """The hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def delivery_note(month_dir: Path, department: str, month: str, file_names: Sequence[str]) -> str:
+    """The text of a month's `_DELIVERED` marker: a header line, then `<file name>  <sha256>` per file.
+
+    A month with nothing to report says so instead of listing files.
+    """
+    lines = [f"synthetic sample delivery: {department} {month}"]
+    if not file_names:
+        lines.append("nothing to report this month: no extract has a row dated in it, so no files")
+    lines += [f"{name}  {file_sha256(month_dir / name)}" for name in file_names]
+    return "\n".join(lines) + "\n"
+
+
+def write_delivery(month_dir: Path, department: str, month: str, writers: Writers) -> None:
+    """Write one month's delivery: its files in `writers` order, then the `_DELIVERED` marker last."""
+    month_dir.mkdir(parents=True, exist_ok=True)
+    for file_name, write in writers.items():
+        write(month_dir / file_name)
+    note = delivery_note(month_dir, department, month, list(writers))
+    (month_dir / DELIVERY_MARKER).write_bytes(note.encode("utf-8"))
+
+
+def write_months_verify_move(department_dir: Path, department: str, deliveries: Mapping[str, Writers],
+                             verify: Callable[[Path], T], *, prefix: str,
+                             possible_names: Callable[[str], Sequence[str]],
+                             stale: Sequence[Path] = ()) -> T:
+    """Write every month's delivery into a scratch folder, verify there, then move them into place.
+
+    `deliveries` maps each month (`YYYY-MM`) to its writers (empty: a month
+    with nothing to report, a folder holding only the marker). Each month is
+    written by `write_delivery` into `<scratch>/<month>/`; then
+    `verify(scratch folder)` runs and raises `SampleDataError` if the files
+    break a fact. Only then is each month moved into
+    `department_dir/<month>/`: its old marker is removed first (the folder is
+    not "delivered" while its files change), then the files (made 0644), and
+    the new marker last. Files of an earlier run that this month no longer
+    has are removed, but only names in `possible_names(month)` (what the
+    generator can write for that month), never anything else. Then the
+    `stale` paths (files of an older layout) are deleted and their folders
+    removed if left empty.
+
+    The scratch folder, named `prefix` + random characters (start it with a
+    dot: the loader skips hidden folders), is made in `department_dir` and
+    removed afterwards whether or not the run failed; a failed run leaves
+    the old files alone.
+    """
+    department_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=department_dir, prefix=prefix) as scratch:
         scratch_dir = Path(scratch)
-        for file_name, write in writers.items():
-            write(scratch_dir / file_name)
+        for month, writers in deliveries.items():
+            write_delivery(scratch_dir / month, department, month, writers)
         result = verify(scratch_dir)
-        for file_name in writers:
-            os.chmod(scratch_dir / file_name, 0o644)
-            os.replace(scratch_dir / file_name, out_dir / file_name)
+        for month, writers in deliveries.items():
+            source, target = scratch_dir / month, department_dir / month
+            target.mkdir(exist_ok=True)
+            (target / DELIVERY_MARKER).unlink(missing_ok=True)
+            for name in possible_names(month):
+                if name not in writers:
+                    (target / name).unlink(missing_ok=True)
+            for name in [*writers, DELIVERY_MARKER]:
+                os.chmod(source / name, 0o644)
+                os.replace(source / name, target / name)
+    for path in stale:
+        path.unlink(missing_ok=True)
+    for folder in sorted({path.parent for path in stale}):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
     return result
+
+
+def check_deliveries(root: Path, department: str, year: int) -> dict[str, list[str]]:
+    """Check the twelve month folders under `root`; return each month's file names (marker excluded).
+
+    Every month `YYYY-01` .. `YYYY-12` has a folder and nothing else is
+    there (hidden names aside); each folder has `_DELIVERED`, whose note
+    names the department and month, lists exactly the folder's other files
+    with their SHA-256 (or, for an empty month, says there is nothing to
+    report), and was written last (not older than any file it lists).
+    """
+    expected = months(year)
+    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    check(found == expected, f"{department}: month folders are {found}, expected {expected[0]} .. {expected[-1]}")
+    files: dict[str, list[str]] = {}
+    for month in expected:
+        folder = root / month
+        marker = folder / DELIVERY_MARKER
+        check(marker.is_file(), f"{department} {month}: no {DELIVERY_MARKER} marker")
+        names = sorted(p.name for p in folder.iterdir() if p.name != DELIVERY_MARKER and not p.name.startswith("."))
+        lines = marker.read_bytes().decode("utf-8").splitlines()
+        check(lines[0] == f"synthetic sample delivery: {department} {month}",
+              f"{department} {month}: marker header is {lines[0]!r}")
+        listed = dict(line.rsplit("  ", 1) for line in lines[1:] if "  " in line)
+        check(sorted(listed) == names, f"{department} {month}: marker lists {sorted(listed)}, folder has {names}")
+        for name, digest in listed.items():
+            check(file_sha256(folder / name) == digest, f"{department} {month}: {name} differs from its marker hash")
+            check((folder / name).stat().st_mtime_ns <= marker.stat().st_mtime_ns,
+                  f"{department} {month}: {DELIVERY_MARKER} was written before {name}")
+        check(bool(names) or any(line.startswith("nothing to report") for line in lines),
+              f"{department} {month}: an empty month's marker must say there is nothing to report")
+        files[month] = [name for name, _ in (line.rsplit("  ", 1) for line in lines[1:] if "  " in line)]
+    return files
+
+
+def month_files(root: Path, template: str, year: int) -> list[tuple[str, Path]]:
+    """(month, path) of each month folder under `root` holding the file `template.format(month=month)`."""
+    return [(month, root / month / template.format(month=month)) for month in months(year)
+            if (root / month / template.format(month=month)).is_file()]
+
+
+def check_union(what: str, expected_keys: Sequence[str] | None, union_keys: Sequence[str]) -> None:
+    """The months' rows of an event extract, by key, are exactly the year's rows: same count, same keys."""
+    if expected_keys is None:
+        return
+    check(len(union_keys) == len(expected_keys),
+          f"{what}: the months hold {len(union_keys)} rows, the year has {len(expected_keys)}")
+    check(sorted(union_keys) == sorted(expected_keys), f"{what}: the months' rows are not the year's rows")
+
+
+# One month's snapshot of a register for check_snapshot_chain: {row key: (values, end values)}.
+SnapshotRows = Mapping[object, tuple[tuple[object, ...], tuple[object, ...]]]
+
+
+def check_snapshot_chain(what: str, snapshots: Sequence[tuple[str, SnapshotRows]]) -> None:
+    """Each month's snapshot of a register is consistent with the next month's.
+
+    `snapshots` is [(month, {row key: (values, end values)})] in month
+    order. A row never disappears, and its values never change; its end
+    values (an end date, and a note that records the end) may be blank
+    (None) and filled later, but once set each stays as it was.
+    """
+    for (month, rows), (next_month, next_rows) in zip(snapshots, snapshots[1:]):
+        for key, (values, ends) in rows.items():
+            check(key in next_rows, f"{what}: row {key} of {month} is missing in {next_month}")
+            next_values, next_ends = next_rows[key]
+            check(values == next_values, f"{what}: row {key} changes between {month} and {next_month}")
+            for end, next_end in zip(ends, next_ends, strict=True):
+                check(end is None or end == next_end,
+                      f"{what}: row {key}'s end {end!r} in {month} became {next_end!r} in {next_month}")
 
 
 # --------------------------------------------------------------------------
@@ -380,6 +572,26 @@ def update_readme(readme: Path, blocks: Sequence[tuple[str, str, str]], log: log
     if updated != text:
         readme.write_text(updated, encoding="utf-8")
         log.info("updated the %s in %s", what, readme)
+
+
+def deliveries_table(rows: Mapping[str, Mapping[str, int]], labels: Sequence[str],
+                     snapshots: Sequence[str] = ()) -> list[str]:
+    """A Markdown table of the monthly deliveries: per month, the rows of each extract's file.
+
+    `rows` is {month: {extract label: rows in that month's file}}, `labels`
+    the extracts in column order. A dash marks a month without that file;
+    the last column counts the month's files (the `_DELIVERED` marker not
+    included). The closing line sums the event extracts over the months;
+    a snapshot register (a label in `snapshots`) is not summed.
+    """
+    lines = ["| month | " + " | ".join(labels) + " | files |", "| --- |" + " ---: |" * (len(labels) + 1)]
+    for month, counts in rows.items():
+        cells = [str(counts[label]) if label in counts else "—" for label in labels]
+        lines.append(f"| {month} | " + " | ".join(cells) + f" | {len(counts)} |")
+    totals = ["(snapshot)" if label in snapshots else f"**{sum(c.get(label, 0) for c in rows.values())}**"
+              for label in labels]
+    lines.append("| **year** | " + " | ".join(totals) + f" | **{sum(len(c) for c in rows.values())}** |")
+    return lines
 
 
 # --------------------------------------------------------------------------

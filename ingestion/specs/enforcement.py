@@ -24,6 +24,8 @@ OFFICER = ExtractSpec(
     ),
     key=("officer_id", "assigned_from"),
     ignored_headers=_NOT_LOADED,
+    # The whole roster every month, as it stood at the month's end.
+    delivery="snapshot",
 )
 
 CASE = ExtractSpec(

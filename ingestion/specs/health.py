@@ -26,6 +26,8 @@ WARD = ExtractSpec(
     ),
     key=("ward_id", "valid_from"),
     ignored_headers=_NOT_LOADED,
+    # The whole register every month, as it stood at the month's end.
+    delivery="snapshot",
 )
 
 ADMISSION = ExtractSpec(

@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_rows_of_replaced_files(ref('stg_enforcement__cases')) }}"
+    )
+}}
+-- incremental by delivered file (macros/incremental_by_file.sql)
+
 with
 
 cases as (
@@ -18,7 +28,8 @@ cases as (
         batch_id,
         source_file_id,
         source_row_number
-    from {{ ref('stg_enforcement__cases') }}
+    from {{ ref('stg_enforcement__cases') }} as staged
+    where {{ only_new_source_files('staged.source_file_id') }}
 
 ),
 

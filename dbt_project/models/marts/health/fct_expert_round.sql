@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_rows_of_replaced_files(ref('stg_health__expert_rounds')) }}"
+    )
+}}
+-- incremental by delivered file (macros/incremental_by_file.sql)
+
 with
 
 expert_rounds as (
@@ -11,7 +21,8 @@ expert_rounds as (
         batch_id,
         source_file_id,
         source_row_number
-    from {{ ref('stg_health__expert_rounds') }}
+    from {{ ref('stg_health__expert_rounds') }} as staged
+    where {{ only_new_source_files('staged.source_file_id') }}
 
 ),
 

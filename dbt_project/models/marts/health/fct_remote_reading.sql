@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_rows_of_replaced_files(ref('stg_health__remote_readings')) }}"
+    )
+}}
+-- incremental by delivered file (macros/incremental_by_file.sql)
+
 with
 
 remote_readings as (
@@ -12,7 +22,8 @@ remote_readings as (
         batch_id,
         source_file_id,
         source_row_number
-    from {{ ref('stg_health__remote_readings') }}
+    from {{ ref('stg_health__remote_readings') }} as staged
+    where {{ only_new_source_files('staged.source_file_id') }}
 
 ),
 

@@ -24,6 +24,7 @@ renamed as (
         encoding,
         status,
         message,
+        delivery,
 
         ----------  numerics
         size_bytes,
@@ -34,12 +35,46 @@ renamed as (
         ----------  booleans
         (status = 'loaded' and superseded_by_file_id is null) as is_current,
 
+        ----------  dates
+        -- a period is a year ('2023') or a month ('2023-03'); null for
+        -- anything else, which the not_null test reports
+        case
+            when period ~ '^[0-9]{4}$' then cast(period || '-12-31' as date)
+            when period ~ '^[0-9]{4}-[0-9]{2}$'
+                then cast(cast(period || '-01' as date) + interval '1 month - 1 day' as date)
+        end as period_end_date,
+
         ----------  timestamps
         received_at,
         loaded_at
 
     from source
 
+),
+
+latest_snapshots as (
+
+    select
+        extract_name,
+        max(period_end_date) as latest_period_end_date
+    from renamed
+    where is_current and delivery = 'snapshot'
+    group by extract_name
+
 )
 
-select * from renamed
+select
+    renamed.*,
+    -- whether the file's rows reach staging: every current file of an
+    -- events extract; of a snapshot extract (a register delivered whole
+    -- each period) only the current file of the latest period
+    (
+        renamed.is_current
+        and (
+            renamed.delivery = 'events'
+            or renamed.period_end_date = latest_snapshots.latest_period_end_date
+        )
+    ) as is_row_source
+from renamed
+left join latest_snapshots
+    on renamed.extract_name = latest_snapshots.extract_name

@@ -9,7 +9,7 @@ source as (
 current_files as (
 
     select file_id from {{ ref('stg_audit__load_manifest') }}
-    where is_current
+    where is_row_source
 
 ),
 
@@ -39,7 +39,7 @@ renamed as (
         _row_number as source_row_number
 
     from source
-    -- only rows of files that are loaded and not superseded count
+    -- only rows of current files count (of a snapshot extract, its latest file)
     inner join current_files
         on source._file_id = current_files.file_id
 

@@ -1,0 +1,74 @@
+"""Which periods an Airflow data interval covers, and when a delivery is overdue.
+
+The ingest DAGs run on monthly data intervals (`[month start, next month
+start)` in the township's time zone). A run loads exactly the deliveries of
+the months its interval covers, from `<landing>/<department>/<YYYY-MM>/`,
+once that folder holds the department's `_DELIVERED` marker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from zoneinfo import ZoneInfo
+
+from ingestion.loader import DELIVERY_MARKER
+
+TIMEZONE = ZoneInfo("Asia/Shanghai")
+# How long after its interval ends a month's delivery may still arrive
+# before the run fails: departments send last month's extracts in the
+# first days of the month.
+DEFAULT_DEADLINE_HOURS = 120.0
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """A plain aware `datetime` in UTC.
+
+    Airflow hands out pendulum DateTimes, whose arithmetic with a stdlib
+    zone loses the zone; a naive value is taken as UTC, never as the
+    machine's local time.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(moment.timestamp(), dt.timezone.utc)
+
+
+def periods_for_interval(start: dt.datetime, end: dt.datetime) -> list[str]:
+    """The months ('YYYY-MM') whose first day falls in [start, end), in local time."""
+    local_start = _aware(start).astimezone(TIMEZONE)
+    local_end = _aware(end).astimezone(TIMEZONE)
+    year, month = local_start.year, local_start.month
+    if local_start.day != 1 or local_start.time() != dt.time(0):
+        # an interval not starting on a month boundary covers the months starting inside it
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    periods = []
+    while dt.datetime(year, month, 1, tzinfo=TIMEZONE) < local_end:
+        periods.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return periods
+
+
+def deadline_hours() -> float:
+    raw = os.environ.get("GOVKPI_DELIVERY_DEADLINE_HOURS")
+    if not raw:
+        return DEFAULT_DEADLINE_HOURS
+    try:
+        hours = float(raw)
+    except ValueError:
+        raise ValueError(f"GOVKPI_DELIVERY_DEADLINE_HOURS must be a number of hours, not {raw!r}") from None
+    if hours < 0:
+        raise ValueError(f"GOVKPI_DELIVERY_DEADLINE_HOURS must not be negative, got {raw!r}")
+    return hours
+
+
+def delivery_deadline(interval_end: dt.datetime, hours: float | None = None) -> dt.datetime:
+    return _aware(interval_end) + dt.timedelta(hours=deadline_hours() if hours is None else hours)
+
+
+def missing_delivery_message(department: str, period: str, folder: str, deadline: dt.datetime) -> str:
+    return (
+        f"no delivery of department {department!r} for period {period}: expected the marker "
+        f"{folder}/{DELIVERY_MARKER} (written by the department after the period's files) by "
+        f"{deadline.astimezone(TIMEZONE):%Y-%m-%d %H:%M} {TIMEZONE.key}. Ask the department for the "
+        f"{period} extracts; once they are in {folder}/ with the marker, clear this task to load them."
+    )
