@@ -36,7 +36,6 @@ import os
 import secrets
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time

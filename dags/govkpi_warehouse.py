@@ -29,12 +29,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import AssetAny, dag, task
 
-import dag_support
-from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS, fail_fast
+from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS, WAREHOUSE_POOL, fail_fast
 from dag_support.dbt import INVOCATION_XCOM_KEY, dbt_task_group, dbt_task_ids, producer_task_id
-
-# Every task that writes to the warehouse runs in this pool.
-WAREHOUSE_POOL = getattr(dag_support, "WAREHOUSE_POOL", "govkpi_warehouse")
 
 
 @dag(

@@ -106,3 +106,19 @@ _ID_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 def resident_ids_in(text: str) -> list[str]:
     """Valid resident ID numbers standing alone in `text` (hex pseudonyms do not count)."""
     return [m for m in _ID_CANDIDATE.findall(text) if ric.is_valid(m.upper())]
+
+
+def marts_fingerprint(url: str) -> dict[str, str]:
+    """A content hash (row count and md5 of the sorted rows) of every published table."""
+    with psycopg.connect(url) as conn:
+        tables = [r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+        ).fetchall()]
+        return {
+            t: conn.execute(
+                sql.SQL("select count(*) || ':' || coalesce(md5(string_agg(x::text, '|' order by x::text)), '') from {} x").format(
+                    sql.Identifier("marts", t)
+                )
+            ).fetchone()[0]
+            for t in tables
+        }

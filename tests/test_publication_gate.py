@@ -12,27 +12,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import copy_samples, govkpi_env, run_govkpi
-from psycopg import sql
+from conftest import copy_samples, govkpi_env, marts_fingerprint, run_govkpi
 from stdnum.cn import ric
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
-
-
-def marts_fingerprint(url: str) -> dict[str, str]:
-    """A content hash of every published table."""
-    with psycopg.connect(url) as conn:
-        tables = [r[0] for r in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-        ).fetchall()]
-        return {
-            t: conn.execute(
-                sql.SQL("select count(*) || ':' || coalesce(md5(string_agg(x::text, '|' order by x::text)), '') from {} x").format(
-                    sql.Identifier("marts", t)
-                )
-            ).fetchone()[0]
-            for t in tables
-        }
 
 
 _ADULT_BODY = "34012119880808101"

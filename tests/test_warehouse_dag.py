@@ -29,8 +29,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import SAMPLE_DIR, TEST_KEY, govkpi_env, run_govkpi
-from psycopg import sql
+from conftest import SAMPLE_DIR, TEST_KEY, govkpi_env, marts_fingerprint, run_govkpi
 
 from govkpi.settings import Settings, load_settings
 from govkpi.transform import MANIFEST_COMMAND, ManifestUnavailable, ensure_manifest, manifest_problem, require_manifest
@@ -294,21 +293,6 @@ def test_ensure_manifest_builds_when_missing_or_stale(tmp_path):
 # ---------------------------------------------------------------------------
 # A real run: a failing dbt test stops publication at its model's task
 # ---------------------------------------------------------------------------
-
-
-def marts_fingerprint(url: str) -> dict[str, str]:
-    with psycopg.connect(url) as conn:
-        tables = [r[0] for r in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-        ).fetchall()]
-        return {
-            t: conn.execute(
-                sql.SQL("select count(*) || ':' || coalesce(md5(string_agg(x::text, '|' order by x::text)), '') from {} x").format(
-                    sql.Identifier("marts", t)
-                )
-            ).fetchone()[0]
-            for t in tables
-        }
 
 
 def task_states(state_dir: Path, run_id: str) -> dict[str, tuple[str | None, int]]:

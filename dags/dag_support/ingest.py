@@ -53,7 +53,7 @@ class WaitForDelivery(BaseOperator):
 
         from airflow.sdk.exceptions import AirflowFailException
 
-        from govkpi.delivery import delivery_deadline, missing_delivery_message, periods_for_interval
+        from govkpi.delivery import delivery_deadline, periods_for_interval
         from govkpi.settings import load_settings
         from govkpi.triggers import DeliveryMarkerTrigger
         from ingestion.loader import DELIVERY_MARKER, delivered_periods, period_folder
