@@ -29,7 +29,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import AssetAny, dag, task
 
-from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS, WAREHOUSE_POOL, fail_fast
+from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS, WAREHOUSE_POOL, fail_fast, warehouse_deadline
 from dag_support.dbt import INVOCATION_XCOM_KEY, dbt_task_group, dbt_task_ids, producer_task_id
 
 
@@ -42,6 +42,8 @@ from dag_support.dbt import INVOCATION_XCOM_KEY, dbt_task_group, dbt_task_ids, p
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    # An alert when a run is not done GOVKPI_WAREHOUSE_DEADLINE_MINUTES after being queued.
+    deadline=warehouse_deadline(),
     tags=["govkpi", "warehouse"],
 )
 def govkpi_warehouse():

@@ -56,6 +56,23 @@ def write_alert(kind: str, summary: str, **fields: Any) -> dict[str, Any]:
     return alert
 
 
+DEFAULT_WAREHOUSE_DEADLINE_MINUTES = 120.0
+
+
+def deadline_minutes() -> float:
+    """GOVKPI_WAREHOUSE_DEADLINE_MINUTES: how long a warehouse run may take from being queued (0: no alert)."""
+    raw = os.environ.get("GOVKPI_WAREHOUSE_DEADLINE_MINUTES")
+    if not raw:
+        return DEFAULT_WAREHOUSE_DEADLINE_MINUTES
+    try:
+        minutes = float(raw)
+    except ValueError:
+        raise ValueError(f"GOVKPI_WAREHOUSE_DEADLINE_MINUTES must be a number of minutes, not {raw!r}") from None
+    if minutes < 0:
+        raise ValueError(f"GOVKPI_WAREHOUSE_DEADLINE_MINUTES must not be negative, got {raw!r}")
+    return minutes
+
+
 def read_alerts(folder: Path | None = None) -> list[dict[str, Any]]:
     path = (folder or alert_dir()) / "alerts.jsonl"
     if not path.exists():
@@ -96,7 +113,12 @@ async def deadline_missed(**kwargs: Any) -> None:
     context = kwargs.pop("context", {}) or {}
     dag_run = context.get("dag_run") if isinstance(context, dict) else None
     dag_id = kwargs.get("dag_id") or (dag_run.get("dag_id") if isinstance(dag_run, dict) else getattr(dag_run, "dag_id", None))
-    run_id = dag_run.get("run_id") if isinstance(dag_run, dict) else getattr(dag_run, "run_id", None)
+    # The scheduler hands the run over as the REST API's DAGRunResponse, dumped to JSON.
+    if isinstance(dag_run, dict):
+        run_id = dag_run.get("dag_run_id") or dag_run.get("run_id")
+    else:
+        run_id = getattr(dag_run, "run_id", None)
+    deadline = context.get("deadline") if isinstance(context, dict) else None
     limit = kwargs.get("limit", "its deadline")
     write_alert(
         "deadline_missed",
@@ -104,4 +126,5 @@ async def deadline_missed(**kwargs: Any) -> None:
         "look at the run in the Airflow UI (a task waiting for a delivery, or stuck on a busy warehouse)",
         dag_id=dag_id,
         run_id=run_id,
+        deadline_time=(deadline or {}).get("deadline_time"),
     )

@@ -260,6 +260,7 @@ class DistributedStack:
         base_dir: Path | None = None,
         keep_files: bool = False,
         delivery_deadline_hours: float | None = None,
+        warehouse_deadline_minutes: float | None = None,
         say: Callable[[str], None] | None = None,
     ) -> None:
         self.pg_admin_url = pg_admin_url or configured_pg_admin_url()
@@ -270,6 +271,7 @@ class DistributedStack:
         self.pseudonym_key = pseudonym_key or secrets.token_hex(32)
         self.keep_files = keep_files
         self.delivery_deadline_hours = delivery_deadline_hours
+        self.warehouse_deadline_minutes = warehouse_deadline_minutes
         self.say = say or (lambda message: None)
         self.token = secrets.token_hex(4)
         self.base_dir = Path(base_dir) if base_dir else Path(tempfile.mkdtemp(prefix=f"govkpi-distributed-{self.token}-"))
@@ -372,6 +374,9 @@ class DistributedStack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.warehouse_deadline_minutes is not None:
+            # Read where the warehouse DAG is parsed (compose sets it for all).
+            env["GOVKPI_WAREHOUSE_DEADLINE_MINUTES"] = f"{self.warehouse_deadline_minutes:g}"
         return env
 
     def _govkpi_env(self) -> dict[str, str]:
@@ -495,11 +500,9 @@ class DistributedStack:
             from govkpi import transform
             from govkpi.settings import load_settings
 
-            ensure = getattr(transform, "ensure_manifest", None)
-            if ensure is not None:
-                started = time.monotonic()
-                ensure(load_settings(self.env(govkpi=True)))
-                self.timings["manifest"] = time.monotonic() - started
+            started = time.monotonic()
+            transform.ensure_manifest(load_settings(self.env(govkpi=True)))
+            self.timings["manifest"] = time.monotonic() - started
         except BaseException as exc:  # noqa: BLE001 - reported by start()
             errors.append(exc)
 

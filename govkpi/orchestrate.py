@@ -63,6 +63,11 @@ def airflow_env(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__OPENLINEAGE__DISABLED": "True",
+            # No deadline alert on the warehouse DAG here: `airflow dags test`
+            # runs no scheduler to check deadlines, and in Airflow 3.3.2 it
+            # fails a successful run of a DAG that has one
+            # (apache/airflow#73428, fix pending in #73430).
+            "GOVKPI_WAREHOUSE_DEADLINE_MINUTES": "0",
             # astronomer-cosmos sends usage telemetry unless told not to, and
             # caches dbt's partial parse in the state folder, not in /tmp.
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",

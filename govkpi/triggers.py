@@ -15,7 +15,10 @@ class DeliveryMarkerTrigger(BaseTrigger):
     """Wait, without holding a worker slot, until every marker file exists or the deadline passes.
 
     Fires once: {"status": "delivered"} when all markers are there, or
-    {"status": "overdue", "missing": [...]} at the deadline.
+    {"status": "overdue", "missing": [...]} at the deadline. Every event
+    also carries the markers and the deadline, so the task that resumes
+    needs nothing else (not every runner hands the deferral's kwargs back:
+    `airflow dags test` 3.3 does not).
     """
 
     def __init__(self, markers: list[str], deadline: str, poll_seconds: float = 60.0) -> None:
@@ -35,11 +38,13 @@ class DeliveryMarkerTrigger(BaseTrigger):
         while True:
             missing = [m for m in self.markers if not os.path.isfile(m)]
             if not missing:
-                yield TriggerEvent({"status": "delivered"})
+                yield TriggerEvent({"status": "delivered", "markers": self.markers, "deadline": self.deadline})
                 return
             now = dt.datetime.now(dt.timezone.utc)
             if now >= deadline:
-                yield TriggerEvent({"status": "overdue", "missing": missing})
+                yield TriggerEvent(
+                    {"status": "overdue", "missing": missing, "markers": self.markers, "deadline": self.deadline}
+                )
                 return
             self.log.info("waiting for %s (deadline %s)", ", ".join(missing), self.deadline)
             await asyncio.sleep(min(self.poll_seconds, max((deadline - now).total_seconds(), 0.1)))

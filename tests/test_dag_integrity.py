@@ -38,7 +38,10 @@ for dag in bag.dags.values():
         "start_date_tz": str(dag.start_date.tzinfo) if dag.start_date else None,
         "timetable_summary": f"{getattr(dag.timetable, 'expression', '')} {getattr(dag.timetable, 'timezone', '')}".strip(),
         "params": {k: dag.params[k] for k in dag.params},
-        "deadline": [type(d.reference).__name__ for d in (dag.deadline if isinstance(dag.deadline, list) else [dag.deadline] if dag.deadline else [])],
+        "deadline": [
+            {"reference": type(d.reference).__name__, "minutes": d.interval.total_seconds() / 60, "callback": d.callback.path}
+            for d in (dag.deadline if isinstance(dag.deadline, list) else [dag.deadline] if dag.deadline else [])
+        ],
         "tasks": {t.task_id: {
             "retries": t.retries,
             "outlets": [getattr(o, "name", str(o)) for o in t.outlets],
@@ -59,6 +62,7 @@ def load_dagbag(tmp_path: Path) -> dict:
     # The warehouse DAG renders its dbt tasks from the manifest built ahead.
     ensure_manifest(load_settings())
     env = dict(os.environ)
+    env.pop("GOVKPI_WAREHOUSE_DEADLINE_MINUTES", None)  # the default deadline
     env.update(
         {
             "AIRFLOW_HOME": str(tmp_path / "airflow"),
@@ -114,5 +118,10 @@ def test_dags_parse_and_follow_conventions(tmp_path):
         assert tasks[name]["pool"] == "govkpi_warehouse", "warehouse writers share one pool"
         assert tasks[name]["retries"] >= 2 and tasks[name]["exponential_backoff"]
     assert tasks["publish"]["outlets"] == ["govkpi_marts"]
+    # An Airflow deadline alert: 2 hours after a run was queued, govkpi's alert callback.
+    assert warehouse["deadline"] == [
+        {"reference": "DagRunQueuedAtDeadline", "minutes": 120.0, "callback": "govkpi.alerts.deadline_missed"}
+    ]
+    assert all(dag["deadline"] == [] for dag_id, dag in dags.items() if dag_id != "govkpi_warehouse")
     # Parsing must stay cheap: no database or heavy imports at module level.
     assert bag["seconds"] < 10

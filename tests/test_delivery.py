@@ -72,12 +72,12 @@ def test_trigger_fires_when_the_marker_appears_or_at_the_deadline(tmp_path):
         marker.write_text("done\n")
         return await asyncio.wait_for(task, 5)
 
-    assert asyncio.run(deliver_then_wait()) == {"status": "delivered"}
+    assert asyncio.run(deliver_then_wait()) == {"status": "delivered", "markers": [str(marker)], "deadline": later}
 
     missing = tmp_path / "2023-04" / "_DELIVERED"
     soon = (dt.datetime.now(UTC) + dt.timedelta(seconds=0.3)).isoformat()
     overdue = asyncio.run(asyncio.wait_for(first_event(DeliveryMarkerTrigger([str(missing)], soon, 0.05)), 5))
-    assert overdue == {"status": "overdue", "missing": [str(missing)]}
+    assert overdue == {"status": "overdue", "missing": [str(missing)], "markers": [str(missing)], "deadline": soon}
     # triggers travel to the triggerer as JSON: serialize() must round-trip
     path, kwargs = trigger.serialize()
     assert path == "govkpi.triggers.DeliveryMarkerTrigger"

@@ -30,6 +30,7 @@ import pytest
 from test_pipeline import township_year  # the pipeline test's reading of a township's year row
 
 from govkpi import distributed
+from govkpi.alerts import ALERT_PREFIX, read_alerts
 from govkpi.distributed import (
     INGEST_DAGS,
     WAREHOUSE_DAG,
@@ -73,6 +74,7 @@ TOWNSHIP_MONTHS_2023 = {
     ("health_wards", "2023-05-01"): 20,
 }
 DEFINED_KPIS = 25
+WAREHOUSE_DEADLINE_MINUTES = 1
 
 _timings: dict[str, float] = {}
 
@@ -118,6 +120,9 @@ def stack(servers: tuple[str, str], request: pytest.FixtureRequest) -> Iterator[
         # delivery, whatever the date: otherwise, in the first days of a month,
         # it would hold the manual runs behind max_active_runs=1.
         delivery_deadline_hours=0,
+        # A warehouse run here takes 2 to 3 minutes: with a 1-minute deadline
+        # every run misses it, and the deadline alert must reach alerts.jsonl.
+        warehouse_deadline_minutes=WAREHOUSE_DEADLINE_MINUTES,
         keep_files=bool(os.environ.get("GOVKPI_KEEP_DISTRIBUTED")),
         say=lambda message: print(f"[distributed] {message}", flush=True),
     )
@@ -211,6 +216,26 @@ def test_tasks_ran_on_both_celery_workers(one_shot, stack: DistributedStack, api
     # Every task went through this stack's Celery queue.
     tis = [t for t in api.task_instances("~", "~") if t["dag_id"] in distributed.ALL_DAGS and t.get("hostname")]
     assert Counter(t["queue"] for t in tis) == Counter({stack.queue: len(tis)})
+
+
+def test_a_warehouse_run_past_its_deadline_raises_an_alert(one_shot, stack: DistributedStack):
+    """Airflow's deadline alert on the warehouse DAG: the scheduler notices, the triggerer runs govkpi's callback."""
+    outcome, _ = one_shot
+    warehouse_runs = {r["dag_run_id"] for r in outcome.warehouse_runs}
+    waited_until = time.monotonic() + 120  # the callback runs in the triggerer, shortly after the scheduler's check
+    while True:
+        alerts = [a for a in read_alerts(stack.state_dir / "alerts") if a["kind"] == "deadline_missed"]
+        if alerts or time.monotonic() > waited_until:
+            break
+        time.sleep(2)
+    assert alerts, f"no deadline_missed alert in {stack.state_dir / 'alerts'}; triggerer log: {stack.log_dir / 'triggerer.log'}"
+    for alert in alerts:
+        assert alert["dag_id"] == WAREHOUSE_DAG, alert
+        assert alert["run_id"] in warehouse_runs, (alert, warehouse_runs)
+        assert f"within {WAREHOUSE_DEADLINE_MINUTES} minutes" in alert["summary"], alert
+        assert alert["deadline_time"], alert
+    triggerer_log = (stack.log_dir / "triggerer.log").read_text(errors="replace")
+    assert ALERT_PREFIX + '{"kind": "deadline_missed"' in triggerer_log
 
 
 def test_backfill_2023_month_by_month_publishes_what_the_one_shot_did(

@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -27,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from conftest import ROOT, copy_samples, govkpi_env, run_govkpi
+from conftest import ROOT, copy_samples, govkpi_env, run_dag
 
 from govkpi import orchestrate
 from govkpi.settings import load_settings
@@ -58,8 +59,7 @@ def airflow_for(env: dict[str, str]):
 
 
 def dags_test(env: dict[str, str], dag_id: str, period: str | None = None) -> orchestrate.DagRunResult:
-    settings, airflow_env = airflow_for(env)
-    return orchestrate.dags_test(settings, airflow_env, dag_id, logical_date=run_after(period) if period else None)
+    return run_dag(env, dag_id, logical_date=run_after(period) if period else None)
 
 
 def manifest(url: str) -> list[tuple]:
@@ -90,14 +90,18 @@ def kpi(url: str, code: str, grain: str, start: str) -> float:
 
 
 @pytest.fixture(scope="module")
+def fresh_db(published_db: str) -> str:
+    """This module's copy of the session's `govkpi run` of the samples (conftest.sample_publication)."""
+    return published_db
+
+
+@pytest.fixture(scope="module")
 def published(fresh_db: str, state_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     landing = copy_samples(tmp_path_factory.mktemp("landing"))
     alerts = tmp_path_factory.mktemp("alerts")
     env = govkpi_env(
         fresh_db, state_dir, GOVKPI_LANDING_DIR=str(landing), GOVKPI_ALERT_DIR=str(alerts), GOVKPI_DELIVERY_POLL_SECONDS="1"
     )
-    proc = run_govkpi(["run", "--extracts", str(landing)], env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
     return landing, env, alerts
 
 
@@ -251,6 +255,15 @@ def test_waits_deferred_for_the_marker_then_loads_only_its_month(published, fres
                 proc.kill()
     text = log_file.read_text(errors="replace")
     assert "deferred" in text.lower(), "the wait must be a deferral, not a sleeping worker"
+    # Resumed from the trigger's event on the first try, not failed and retried.
+    assert "Task failed with exception" not in text, text[-3000:]
+    with sqlite3.connect(Path(airflow_env["AIRFLOW_HOME"]) / "airflow.db") as meta:
+        tries = meta.execute(
+            "select try_number, state from task_instance where dag_id = ? and task_id = 'wait_for_delivery' "
+            "and run_id = (select run_id from dag_run where dag_id = ? order by id desc limit 1)",
+            (DAG_ID, DAG_ID),
+        ).fetchone()
+    assert tuple(tries) == (1, "success"), tries
     new = [r for r in manifest(fresh_db) if r[0] not in before]
     # exactly June's file: July's delivery, complete as it is, belongs to another interval
     assert [(r[2], r[5]) for r in new] == [("2024-06", "loaded")], new

@@ -53,15 +53,20 @@ def table_counts(url: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
+def fresh_db(published_db: str) -> str:
+    """This module's copy of the session's first `govkpi run` of the samples (conftest)."""
+    return published_db
+
+
+@pytest.fixture(scope="module")
 def env(fresh_db: str, state_dir: Path) -> dict[str, str]:
     return govkpi_env(fresh_db, state_dir)
 
 
 @pytest.fixture(scope="module")
-def first_run(env: dict[str, str], fresh_db: str):
-    proc = run_govkpi(["run", "--extracts", str(SAMPLE_DIR)], env)
-    assert proc.returncode == 0, f"govkpi run failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc, kpi_json(env, "--year", "2023"), table_counts(fresh_db)
+def first_run(sample_publication, env: dict[str, str], fresh_db: str):
+    """The first run on an empty warehouse: its output, and what it published (read from this module's copy)."""
+    return sample_publication.proc, kpi_json(env, "--year", "2023"), table_counts(fresh_db)
 
 
 @pytest.fixture(scope="module")

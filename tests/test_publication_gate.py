@@ -34,11 +34,15 @@ def child_id() -> str:
 
 
 @pytest.fixture(scope="module")
+def fresh_db(published_db: str) -> str:
+    """This module's copy of the session's `govkpi run` of the samples (conftest.sample_publication)."""
+    return published_db
+
+
+@pytest.fixture(scope="module")
 def published(fresh_db: str, state_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     landing = copy_samples(tmp_path_factory.mktemp("landing"))
     env = govkpi_env(fresh_db, state_dir)
-    proc = run_govkpi(["run", "--extracts", str(landing)], env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
     return landing, env
 
 

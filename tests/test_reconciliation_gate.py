@@ -1,44 +1,46 @@
 """Rows lost or doubled behind the loader's back fail the gate, and the published marts stay.
 
-Runs the pipeline through Airflow on the health alliance's sample extracts,
-then tampers with `raw.health_medical_aid` directly (as a broken script or a
-careless hand would), and checks that the next warehouse run fails at
-validation naming the reconciliation that broke, and publishes nothing.
+Starts from a copy of the published sample warehouse (conftest), tampers
+with `raw.health_medical_aid` directly (as a broken script or a careless
+hand would), and checks that the next warehouse DAG run fails at its first
+task, `validate_raw`, naming the reconciliation that broke, and publishes
+nothing.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import SAMPLE_DIR, govkpi_env, run_govkpi
-from test_publication_gate import marts_fingerprint
+from conftest import govkpi_env, marts_fingerprint, run_dag, run_govkpi
+
+from govkpi.orchestrate import WAREHOUSE_DAG
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
 
 @pytest.fixture(scope="module")
-def published(fresh_db: str, state_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    landing = tmp_path_factory.mktemp("landing")
-    shutil.copytree(SAMPLE_DIR / "health", landing / "health", ignore=shutil.ignore_patterns("*.md"))
-    env = govkpi_env(fresh_db, state_dir)
-    proc = run_govkpi(["run", "--extracts", str(landing)], env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return landing, env
+def fresh_db(published_db: str) -> str:
+    """This module's copy of the session's `govkpi run` of the samples (conftest.sample_publication)."""
+    return published_db
 
 
-def rerun_warehouse(landing: Path, env: dict[str, str]) -> str:
-    proc = run_govkpi(["run", "--extracts", str(landing)], env)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    # The raw tables are checked against the manifest before dbt builds anything.
-    assert "govkpi_warehouse: FAILED; failed tasks: validate_raw" in proc.stdout
-    return proc.stdout
+@pytest.fixture(scope="module")
+def published(fresh_db: str, state_dir: Path) -> dict[str, str]:
+    return govkpi_env(fresh_db, state_dir)
+
+
+def rerun_warehouse(env: dict[str, str]) -> str:
+    """Run the warehouse DAG; it must fail at validate_raw, before dbt builds anything. Returns its log."""
+    result = run_dag(env, WAREHOUSE_DAG)
+    assert result.state == "failed" and result.failed_tasks == ["validate_raw"], (result.failed_tasks, result.errors)
+    assert any("GateFailed" in line for line in result.errors), result.errors
+    return "\n".join(result.errors)
 
 
 def test_deleted_raw_row_fails_manifest_vs_raw(published, fresh_db):
-    landing, env = published
+    env = published
     before = marts_fingerprint(fresh_db)
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         deleted = conn.execute(
@@ -47,7 +49,7 @@ def test_deleted_raw_row_fails_manifest_vs_raw(published, fresh_db):
         ).fetchall()
         assert len(deleted) == 1
     try:
-        out = rerun_warehouse(landing, env)
+        out = rerun_warehouse(env)
         assert "manifest vs raw: health_medical_aid" in out, out
         assert marts_fingerprint(fresh_db) == before
     finally:
@@ -60,14 +62,14 @@ def test_deleted_raw_row_fails_manifest_vs_raw(published, fresh_db):
 
 
 def test_duplicated_raw_row_fails_manifest_vs_raw(published, fresh_db):
-    landing, env = published
+    env = published
     before = marts_fingerprint(fresh_db)
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute(
             "insert into raw.health_medical_aid select * from raw.health_medical_aid "
             "where ctid = (select max(ctid) from raw.health_medical_aid)"
         )
-    out = rerun_warehouse(landing, env)
+    out = rerun_warehouse(env)
     assert "manifest vs raw: health_medical_aid" in out, out
     assert marts_fingerprint(fresh_db) == before
     published_total = run_govkpi(["kpi", "--kpi", "health_medical_aid_yuan", "--year", "2023"], env)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import SAMPLE_DIR, TEST_KEY, govkpi_env, marts_fingerprint, run_govkpi
+from conftest import govkpi_env, marts_fingerprint, run_dag
 
 from govkpi.settings import Settings, load_settings
 from govkpi.transform import MANIFEST_COMMAND, ManifestUnavailable, ensure_manifest, manifest_problem, require_manifest
@@ -307,24 +307,28 @@ def task_states(state_dir: Path, run_id: str) -> dict[str, tuple[str | None, int
 
 
 @pytest.fixture(scope="module")
+def fresh_db(published_db: str) -> str:
+    """This module's copy of the session's `govkpi run` of the samples (conftest.sample_publication)."""
+    return published_db
+
+
+@pytest.fixture(scope="module")
 def published(fresh_db: str, state_dir: Path):
     """The sample extracts, run through both DAGs and published, as a user runs them."""
-    env = govkpi_env(fresh_db, state_dir)
-    proc = run_govkpi(["run", "--extracts", str(SAMPLE_DIR)], env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return env
+    return govkpi_env(fresh_db, state_dir)
 
 
 @pytest.mark.integration
 @pytest.mark.airflow
-def test_publication_records_the_dbt_build_invocation(published, fresh_db, state_dir):
+def test_publication_records_the_dbt_build_invocation(published, fresh_db, sample_publication):
     with psycopg.connect(fresh_db) as conn:
         [invocation] = conn.execute(
             "select dbt_invocation_id from audit.publication order by publication_id desc limit 1"
         ).fetchone()
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", invocation), invocation
-    # The build's run_results.json is kept in the state folder, not in the source tree.
-    results = json.loads((state_dir / "dbt" / "target" / "run_results.json").read_text())
+    # The build's run_results.json is kept in the state folder, not in the
+    # source tree (read from there right after the run).
+    results = sample_publication.run_results
     assert results["metadata"]["invocation_id"] == invocation
     assert any(r["unique_id"].startswith("unit_test.") for r in results["results"]), "unit tests run in the build"
 
@@ -350,15 +354,7 @@ def test_failing_model_test_stops_publication_at_that_models_task(published, fre
             (first, file_id, row_number),
         )
 
-    settings = load_settings(published)
-    extra = {
-        "GOVKPI_WAREHOUSE_URL": fresh_db,
-        "GOVKPI_STATE_DIR": str(state_dir),
-        "GOVKPI_PSEUDONYM_KEY": TEST_KEY,
-    }
-    env = orchestrate.airflow_env(settings, extra)
-    orchestrate.ensure_metadata_db(settings, env)
-    result = orchestrate.dags_test(settings, env, orchestrate.WAREHOUSE_DAG)
+    result = run_dag(published, orchestrate.WAREHOUSE_DAG)
 
     assert result.state == "failed"
     assert result.failed_tasks == [f"{GROUP}.stg_hrss__training_classes.test"], result.errors

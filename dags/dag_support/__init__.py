@@ -41,15 +41,25 @@ DEFAULT_ARGS = {
     "on_failure_callback": task_failed,
 }
 
-# The warehouse DAG must finish within this time of being queued; a run
-# that does not (a stuck task, a warehouse that never answers) raises an
-# Airflow deadline alert, recorded by govkpi.alerts.deadline_missed.
-WAREHOUSE_DEADLINE_LIMIT = timedelta(hours=2)
-WAREHOUSE_DEADLINE = DeadlineAlert(
-    reference=DeadlineReference.DAGRUN_QUEUED_AT,
-    interval=WAREHOUSE_DEADLINE_LIMIT,
-    callback=AsyncCallback(deadline_missed, kwargs={"dag_id": "govkpi_warehouse", "limit": "2 hours"}),
-)
+# The warehouse DAG must finish within GOVKPI_WAREHOUSE_DEADLINE_MINUTES
+# (default 120) of being queued; a run that does not (a stuck task, a
+# warehouse that never answers) raises an Airflow deadline alert, which the
+# triggerer hands to govkpi.alerts.deadline_missed. 0 turns it off: the
+# local runner (`govkpi run`, `airflow dags test`) does, see
+# govkpi.orchestrate.airflow_env.
+def warehouse_deadline() -> DeadlineAlert | None:
+    from govkpi.alerts import deadline_minutes
+
+    minutes = deadline_minutes()
+    if not minutes:
+        return None
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(minutes=minutes),
+        callback=AsyncCallback(
+            deadline_missed, kwargs={"dag_id": "govkpi_warehouse", "limit": f"{minutes:g} minutes"}
+        ),
+    )
 
 
 @contextmanager

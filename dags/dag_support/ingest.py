@@ -91,18 +91,24 @@ class WaitForDelivery(BaseOperator):
         self.defer(
             trigger=DeliveryMarkerTrigger(markers=markers, deadline=deadline.isoformat(), poll_seconds=poll),
             method_name="execute_complete",
-            kwargs={"periods": periods, "markers": markers, "deadline": deadline.isoformat()},
         )
 
-    def execute_complete(self, context: Any, event: dict[str, Any], periods: list[str], markers: list[str], deadline: str) -> list[str]:
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> list[str]:
+        """Resume after the trigger fired: everything needed is in the event and the data interval."""
         import datetime as dt
 
         from airflow.sdk.exceptions import AirflowFailException
 
+        from govkpi.delivery import periods_for_interval
+
+        periods = periods_for_interval(context["data_interval_start"], context["data_interval_end"])
         if event.get("status") == "delivered":
             self.log.info("delivery of %s for %s is complete", self.department, ", ".join(periods))
             return periods
-        raise AirflowFailException(self._overdue(event.get("missing", markers), periods, markers, dt.datetime.fromisoformat(deadline)))
+        markers = event["markers"]
+        raise AirflowFailException(
+            self._overdue(event.get("missing", markers), periods, markers, dt.datetime.fromisoformat(event["deadline"]))
+        )
 
     def _overdue(self, missing: list[str], periods: list[str], markers: list[str], deadline: Any) -> str:
         from pathlib import Path
