@@ -7,7 +7,7 @@ load. Then, as the warehouse's application role (not a superuser):
 
 - creates the `audit` tables and one `raw` table per extract spec, so the
   warehouse DAG can build before every department has delivered;
-- creates the BI group role `govkpi_bi` (publication grants it `marts`).
+- creates the group roles `govkpi_bi` and `govkpi_auditor` (each publication grants them what they read).
 
 Idempotent: running it again changes nothing.
 """
@@ -20,7 +20,7 @@ import sys
 import psycopg
 
 from govkpi.settings import load_settings, redact_url
-from govkpi.warehouse import BI_ROLE, ensure_roles
+from govkpi.warehouse import AUDITOR_ROLE, BI_ROLE, ensure_roles
 from ingestion.ddl import ensure_schema
 from ingestion.errors import GovkpiError
 from ingestion.specs import all_extracts
@@ -35,7 +35,7 @@ def prepare() -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         ensure_schema(conn, all_extracts())
         ensure_roles(conn)
-    log.info("warehouse %s ready: raw and audit tables, group role %s", redact_url(url), BI_ROLE)
+    log.info("warehouse %s ready: raw and audit tables, group roles %s and %s", redact_url(url), BI_ROLE, AUDITOR_ROLE)
 
 
 def main() -> int:

@@ -61,16 +61,9 @@ DEFAULT_WAREHOUSE_DEADLINE_MINUTES = 120.0
 
 def deadline_minutes() -> float:
     """GOVKPI_WAREHOUSE_DEADLINE_MINUTES: how long a warehouse run may take from being queued (0: no alert)."""
-    raw = os.environ.get("GOVKPI_WAREHOUSE_DEADLINE_MINUTES")
-    if not raw:
-        return DEFAULT_WAREHOUSE_DEADLINE_MINUTES
-    try:
-        minutes = float(raw)
-    except ValueError:
-        raise ValueError(f"GOVKPI_WAREHOUSE_DEADLINE_MINUTES must be a number of minutes, not {raw!r}") from None
-    if minutes < 0:
-        raise ValueError(f"GOVKPI_WAREHOUSE_DEADLINE_MINUTES must not be negative, got {raw!r}")
-    return minutes
+    from govkpi.settings import env_duration
+
+    return env_duration("GOVKPI_WAREHOUSE_DEADLINE_MINUTES", DEFAULT_WAREHOUSE_DEADLINE_MINUTES, "minutes")
 
 
 def read_alerts(folder: Path | None = None) -> list[dict[str, Any]]:

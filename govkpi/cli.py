@@ -3,6 +3,7 @@
     govkpi run [--extracts DIR]          ingest + build + validate + publish, through Airflow
     govkpi kpi [--year Y] [--kpi CODE] [--json]
     govkpi warehouse start|stop|url
+    govkpi audit publications | publication ID|latest [--json] | verify ID|latest
 """
 
 from __future__ import annotations
@@ -286,6 +287,88 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------
+# govkpi audit
+# --------------------------------------------------------------------------
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from govkpi import audit
+    from govkpi.warehouse import resolve_url
+
+    settings = load_settings()
+    url = resolve_url(settings)
+    with psycopg.connect(url) as conn:
+        if args.action == "publications":
+            rows = audit.publications(conn)
+            if args.json:
+                _say(json.dumps([{k: _json_value(v) for k, v in r.items()} for r in rows], ensure_ascii=False, indent=2))
+                return 0
+            if not rows:
+                _say("Nothing has been published yet.")
+                return 0
+            header = f"{'id':>5}  {'published at (UTC)':<19}  {'by':<12} {'version':<8} {'files':>5} {'checks run':>10}  dbt invocation / Airflow run"
+            _say(header)
+            _say("-" * len(header))
+            for r in rows:
+                _say(
+                    f"{r['publication_id']:>5}  {r['published_at'].astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S}  "
+                    f"{r['published_by']:<12} {r['project_version']:<8} {r['files']:>5} {str(r['validation_run_id']):>10}  "
+                    f"{r['dbt_invocation_id'] or '-'} / {r['airflow_run_id'] or '-'}"
+                )
+            return 0
+        publication_id = audit.resolve_publication_id(conn, args.id)
+        if args.action == "publication":
+            detail = audit.publication(conn, publication_id)
+            if args.json:
+                _say(json.dumps(_jsonable(detail), ensure_ascii=False, indent=2))
+            else:
+                _print_publication(detail)
+            return 0
+    result = audit.verify(settings, url, publication_id, keep=args.keep)
+    for line in result.differences:
+        _say(f"DIFFERENT  {line}")
+    checked = sorted(result.recorded)
+    if result.ok:
+        now = ", and marts holds them unchanged" if result.is_latest else ""
+        _say(
+            f"publication {publication_id} matches: its {len(checked)} marts, rebuilt from its recorded files, "
+            f"hash as recorded at publication{now}"
+        )
+        return 0
+    _say(f"publication {publication_id} does NOT match ({len(result.differences)} difference(s))")
+    return 1
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return _json_value(value)
+
+
+def _print_publication(d: dict) -> None:
+    _say(f"publication {d['publication_id']}: {d['published_at'].astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC by {d['published_by']}")
+    _say(f"  project version   {d['project_version']}")
+    _say(f"  Airflow run       {d['airflow_dag_id'] or '-'} / {d['airflow_run_id'] or '-'}")
+    _say(f"  dbt invocation    {d['dbt_invocation_id'] or '-'}")
+    passed = sum(1 for r in d["validation_results"] if r["success"])
+    _say(f"  validation run    {d['validation_run_id']} ({passed} of {len(d['validation_results'])} checks passed)")
+    _say(f"  batches           {', '.join(map(str, d['batch_ids']))}")
+    _say(f"  files ({len(d['files'])}):")
+    for f in d["files"]:
+        _say(
+            f"    {f['file_id']:>5} {f['department']:<12} {f['period']:<8} {f['file_name']}  sha256 {f['sha256'][:16]}…  "
+            f"{f['rows_loaded']} loaded, {f['rows_rejected']} rejected"
+        )
+    _say("  marts (rows:md5 at publication):")
+    for table, digest in sorted((d.get("content_hashes") or {}).items()):
+        _say(f"    {table:<32} {digest}")
+
+
+# --------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -303,6 +386,19 @@ def build_parser() -> argparse.ArgumentParser:
     wh = sub.add_parser("warehouse", help="manage the embedded warehouse")
     wh.add_argument("action", choices=["start", "stop", "url"])
     wh.set_defaults(func=cmd_warehouse)
+    au = sub.add_parser("audit", help="the publication log: list, show, verify a publication")
+    au_sub = au.add_subparsers(dest="action", required=True)
+    listing = au_sub.add_parser("publications", help="list publications, newest first")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_audit, id=None)
+    show = au_sub.add_parser("publication", help="one publication: files, checks, dbt run, marts")
+    show.add_argument("id", help="publication id, or `latest`")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_audit)
+    check = au_sub.add_parser("verify", help="rebuild a publication from its files and compare content hashes")
+    check.add_argument("id", help="publication id, or `latest`")
+    check.add_argument("--keep", action="store_true", help="keep the scratch schemas verify_<id>_* for a look")
+    check.set_defaults(func=cmd_audit)
     return parser
 
 

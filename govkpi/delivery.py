@@ -9,7 +9,6 @@ once that folder holds the department's `_DELIVERED` marker.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from zoneinfo import ZoneInfo
 
 from ingestion.loader import DELIVERY_MARKER
@@ -49,16 +48,9 @@ def periods_for_interval(start: dt.datetime, end: dt.datetime) -> list[str]:
 
 
 def deadline_hours() -> float:
-    raw = os.environ.get("GOVKPI_DELIVERY_DEADLINE_HOURS")
-    if not raw:
-        return DEFAULT_DEADLINE_HOURS
-    try:
-        hours = float(raw)
-    except ValueError:
-        raise ValueError(f"GOVKPI_DELIVERY_DEADLINE_HOURS must be a number of hours, not {raw!r}") from None
-    if hours < 0:
-        raise ValueError(f"GOVKPI_DELIVERY_DEADLINE_HOURS must not be negative, got {raw!r}")
-    return hours
+    from govkpi.settings import env_duration
+
+    return env_duration("GOVKPI_DELIVERY_DEADLINE_HOURS", DEFAULT_DEADLINE_HOURS, "hours")
 
 
 def delivery_deadline(interval_end: dt.datetime, hours: float | None = None) -> dt.datetime:

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from govkpi import __version__
-from govkpi.warehouse import BI_ROLE, ensure_roles
+from govkpi.audit import schema_hashes
+from govkpi.warehouse import AUDITOR_ROLE, BI_ROLE, ensure_roles
 from ingestion.errors import GovkpiError
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,18 @@ create table if not exists audit.publication (
 );
 """
 
+# Added after the first release; only altered when missing, so a publisher
+# never waits for a lock on the log just to find the column there.
+CONTENT_HASHES_DDL = """
+alter table audit.publication add column if not exists content_hashes jsonb;
+comment on column audit.publication.content_hashes is
+    'Per published table: row count and md5 of its rows'' text forms, sorted (govkpi.audit.table_hash)';
+"""
+
+# What the auditor role reads of the audit trail; audit.quarantine is
+# granted column by column, without raw_record (rows as delivered).
+AUDITOR_TABLES = ("load_batch", "load_manifest", "validation_run", "validation_result", "publication")
+
 
 class PublishRefused(GovkpiError):
     """The candidate cannot be published (missing, or not validated)."""
@@ -62,6 +76,40 @@ class Publication:
 
 def ensure_publication_log(conn: psycopg.Connection) -> None:
     conn.execute(PUBLICATION_DDL)
+    has_hashes = conn.execute(
+        "select 1 from information_schema.columns where table_schema = 'audit' and table_name = 'publication' "
+        "and column_name = 'content_hashes'"
+    ).fetchone()
+    if not has_hashes:
+        conn.execute(CONTENT_HASHES_DDL)
+
+
+def grant_auditor(conn: psycopg.Connection) -> None:
+    """The auditor role reads the audit trail: every audit table but the quarantined rows' contents."""
+    auditor = sql.Identifier(AUDITOR_ROLE)
+    conn.execute(sql.SQL("grant usage on schema audit to {}").format(auditor))
+    present = {
+        r[0]
+        for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'audit'"
+        ).fetchall()
+    }
+    for table in AUDITOR_TABLES:
+        if table in present:
+            conn.execute(sql.SQL("grant select on {} to {}").format(sql.Identifier("audit", table), auditor))
+    if "quarantine" in present:
+        columns = [
+            r[0]
+            for r in conn.execute(
+                "select column_name from information_schema.columns where table_schema = 'audit' "
+                "and table_name = 'quarantine' and column_name <> 'raw_record' order by ordinal_position"
+            ).fetchall()
+        ]
+        conn.execute(
+            sql.SQL("grant select ({}) on audit.quarantine to {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)), auditor
+            )
+        )
 
 
 def publish(
@@ -107,6 +155,8 @@ def publish(
         retired = sql.Identifier(_RETIRED_SCHEMA)
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(retired))
         _copy_schema(conn, candidate, _NEXT_SCHEMA, tables)
+        # What is about to be published, as `govkpi audit verify` will check it.
+        content_hashes = schema_hashes(conn, _NEXT_SCHEMA, tables)
         nxt = sql.Identifier(_NEXT_SCHEMA)
         has_published = conn.execute(
             "select 1 from pg_namespace where nspname = %s", (published,)
@@ -116,13 +166,15 @@ def publish(
         conn.execute(sql.SQL("alter schema {} rename to {}").format(nxt, pub))
         if has_published:
             conn.execute(sql.SQL("drop schema {} cascade").format(retired))
-        bi = sql.Identifier(BI_ROLE)
-        conn.execute(sql.SQL("grant usage on schema {} to {}").format(pub, bi))
-        conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(pub, bi))
+        for role in (BI_ROLE, AUDITOR_ROLE):
+            conn.execute(sql.SQL("grant usage on schema {} to {}").format(pub, sql.Identifier(role)))
+            conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(pub, sql.Identifier(role)))
+        grant_auditor(conn)
+        # The log row, in the same transaction as the swap: both or neither.
         row = conn.execute(
             "insert into audit.publication (project_version, airflow_dag_id, airflow_run_id, dbt_invocation_id, "
-            "validation_run_id, batch_ids, file_ids, table_names) values (%s, %s, %s, %s, %s, %s, %s, %s) "
-            "returning publication_id",
+            "validation_run_id, batch_ids, file_ids, table_names, content_hashes) "
+            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning publication_id",
             (
                 __version__,
                 airflow_dag_id,
@@ -132,6 +184,7 @@ def publish(
                 sorted({int(b) for _, b in file_rows}),
                 [int(f) for f, _ in file_rows],
                 tables,
+                Jsonb(content_hashes),
             ),
         ).fetchone()
         assert row is not None

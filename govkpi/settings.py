@@ -106,3 +106,21 @@ def redact_url(url: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
+
+
+def env_duration(name: str, default: float, unit: str) -> float:
+    """A non-negative number of `unit`s from environment variable `name` (unset or empty: `default`).
+
+    Raises ValueError naming the variable, so a DAG that reads it at parse
+    time shows the mistake as its import error.
+    """
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of {unit}, not {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value

@@ -26,6 +26,8 @@ warnings.filterwarnings("ignore", module="platformdirs")
 
 EMBEDDED_DATABASE = "govkpi"
 BI_ROLE = "govkpi_bi"
+# Reads the published marts and the audit trail (not raw, not quarantined rows' contents).
+AUDITOR_ROLE = "govkpi_auditor"
 
 
 def _pgdata(settings: Settings) -> Path:
@@ -91,18 +93,17 @@ def libpq_parts(url: str) -> dict[str, str]:
 
 
 def ensure_roles(conn: psycopg.Connection) -> None:
-    """Create the read-only BI group role if missing.
+    """Create the read-only group roles if missing: BI (`marts`) and auditors (`marts` and `audit`).
 
     Roles are cluster-wide, so creation tolerates a concurrent creator.
-    What it may read is granted at each publication (see govkpi.publish).
+    What they may read is granted at each publication (see govkpi.publish).
     """
-    exists = conn.execute("select 1 from pg_roles where rolname = %s", (BI_ROLE,)).fetchone()
-    if exists:
-        return
-    try:
-        conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(BI_ROLE)))
-        log.info("created group role %s", BI_ROLE)
-    except psycopg.errors.DuplicateObject:
-        pass
-    except psycopg.errors.UniqueViolation:
-        pass
+    for role in (BI_ROLE, AUDITOR_ROLE):
+        exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
+        if exists:
+            continue
+        try:
+            conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
+            log.info("created group role %s", role)
+        except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+            pass

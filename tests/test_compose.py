@@ -24,7 +24,7 @@ import pytest
 import yaml
 from psycopg import sql
 
-from govkpi.warehouse import BI_ROLE, libpq_parts
+from govkpi.warehouse import AUDITOR_ROLE, BI_ROLE, libpq_parts
 
 from conftest import TEST_KEY, with_database
 
@@ -393,7 +393,8 @@ def test_warehouse_is_prepared_by_the_application_role_not_a_superuser(pg_admin_
             assert owners == {"raw": role, "audit": role}
             raw_tables = conn.execute("select count(*) from pg_tables where schemaname = 'raw'").fetchone()[0]
             assert raw_tables > 0
-            assert conn.execute("select 1 from pg_roles where rolname = %s", (BI_ROLE,)).fetchone()
+            for group in (BI_ROLE, AUDITOR_ROLE):
+                assert conn.execute("select 1 from pg_roles where rolname = %s", (group,)).fetchone(), group
     finally:
         with psycopg.connect(pg_admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database)))

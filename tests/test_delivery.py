@@ -82,3 +82,27 @@ def test_trigger_fires_when_the_marker_appears_or_at_the_deadline(tmp_path):
     path, kwargs = trigger.serialize()
     assert path == "govkpi.triggers.DeliveryMarkerTrigger"
     assert DeliveryMarkerTrigger(**kwargs).serialize() == (path, kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "read"),
+    [
+        ("GOVKPI_DELIVERY_DEADLINE_HOURS", "govkpi.delivery:deadline_hours"),
+        ("GOVKPI_WAREHOUSE_DEADLINE_MINUTES", "govkpi.alerts:deadline_minutes"),
+    ],
+)
+def test_deadline_settings_default_parse_and_name_a_bad_value(monkeypatch, name, read):
+    import importlib
+
+    module, function = read.split(":")
+    get = getattr(importlib.import_module(module), function)
+    monkeypatch.delenv(name, raising=False)
+    assert get() > 0
+    monkeypatch.setenv(name, "0")
+    assert get() == 0
+    monkeypatch.setenv(name, "1.5")
+    assert get() == 1.5
+    for bad, says in (("soon", "must be a number"), ("-1", "must not be negative")):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ValueError, match=f"{name} {says}"):
+            get()

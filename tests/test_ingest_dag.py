@@ -90,17 +90,11 @@ def kpi(url: str, code: str, grain: str, start: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def fresh_db(published_db: str) -> str:
-    """This module's copy of the session's `govkpi run` of the samples (conftest.sample_publication)."""
-    return published_db
-
-
-@pytest.fixture(scope="module")
-def published(fresh_db: str, state_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+def published(published_db: str, state_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     landing = copy_samples(tmp_path_factory.mktemp("landing"))
     alerts = tmp_path_factory.mktemp("alerts")
     env = govkpi_env(
-        fresh_db, state_dir, GOVKPI_LANDING_DIR=str(landing), GOVKPI_ALERT_DIR=str(alerts), GOVKPI_DELIVERY_POLL_SECONDS="1"
+        published_db, state_dir, GOVKPI_LANDING_DIR=str(landing), GOVKPI_ALERT_DIR=str(alerts), GOVKPI_DELIVERY_POLL_SECONDS="1"
     )
     return landing, env, alerts
 
@@ -112,18 +106,18 @@ def test_sample_hrss_is_delivered_monthly(published):
     assert all((landing / "hrss" / m / "_DELIVERED").is_file() for m in months)
 
 
-def test_rerunning_a_loaded_month_changes_nothing(published, fresh_db):
+def test_rerunning_a_loaded_month_changes_nothing(published, published_db):
     _, env, _ = published
-    before_manifest, before_raw = manifest(fresh_db), raw_counts(fresh_db)
-    with psycopg.connect(fresh_db) as conn:
+    before_manifest, before_raw = manifest(published_db), raw_counts(published_db)
+    with psycopg.connect(published_db) as conn:
         batches = conn.execute("select count(*) from audit.load_batch").fetchone()[0]
 
     result = dags_test(env, DAG_ID, "2023-03")
 
     assert result.ok, result.errors
-    assert manifest(fresh_db) == before_manifest
-    assert raw_counts(fresh_db) == before_raw
-    with psycopg.connect(fresh_db) as conn:
+    assert manifest(published_db) == before_manifest
+    assert raw_counts(published_db) == before_raw
+    with psycopg.connect(published_db) as conn:
         # nothing new: not even an empty batch is recorded
         assert conn.execute("select count(*) from audit.load_batch").fetchone()[0] == batches
 
@@ -156,7 +150,7 @@ def _not_completed_single_enrolment(roster: Path) -> tuple[list[str], int, str]:
     raise AssertionError(f"no single, not-completed enrolment in {roster}")
 
 
-def test_corrected_march_roster_supersedes_and_is_published(published, fresh_db):
+def test_corrected_march_roster_supersedes_and_is_published(published, published_db):
     landing, env, _ = published
     march = landing / "hrss" / "2023-03"
     roster = next(march.glob("*学员花名册*.csv"))
@@ -164,12 +158,12 @@ def test_corrected_march_roster_supersedes_and_is_published(published, fresh_db)
     # entered by mistake: same file name, same period, different bytes.
     lines, index, month = _not_completed_single_enrolment(roster)
     other_month = "2023-07"  # no class of the March roster enrols then
-    trainees_month = kpi(fresh_db, "hrss_trainees", "month", f"{month}-01")
-    trainees_year = kpi(fresh_db, "hrss_trainees", "year", "2023-01-01")
-    trainees_other = kpi(fresh_db, "hrss_trainees", "month", f"{other_month}-01")
-    with psycopg.connect(fresh_db) as conn:
+    trainees_month = kpi(published_db, "hrss_trainees", "month", f"{month}-01")
+    trainees_year = kpi(published_db, "hrss_trainees", "year", "2023-01-01")
+    trainees_other = kpi(published_db, "hrss_trainees", "month", f"{other_month}-01")
+    with psycopg.connect(published_db) as conn:
         publications = conn.execute("select count(*) from audit.publication").fetchone()[0]
-    old_rows = [r for r in manifest(fresh_db) if r[3] == roster.name]
+    old_rows = [r for r in manifest(published_db) if r[3] == roster.name]
     assert len(old_rows) == 1 and old_rows[0][5] == "loaded" and old_rows[0][6] is None
 
     del lines[index]
@@ -177,7 +171,7 @@ def test_corrected_march_roster_supersedes_and_is_published(published, fresh_db)
 
     ingest = dags_test(env, DAG_ID, "2023-03")
     assert ingest.ok, ingest.errors
-    rows = [r for r in manifest(fresh_db) if r[3] == roster.name]
+    rows = [r for r in manifest(published_db) if r[3] == roster.name]
     assert len(rows) == 2, rows
     old, new = rows
     assert old[4] != new[4] and new[5] == "loaded" and new[6] is None
@@ -187,16 +181,16 @@ def test_corrected_march_roster_supersedes_and_is_published(published, fresh_db)
 
     warehouse = dags_test(env, orchestrate.WAREHOUSE_DAG)
     assert warehouse.ok, warehouse.errors
-    with psycopg.connect(fresh_db) as conn:
+    with psycopg.connect(published_db) as conn:
         assert conn.execute("select count(*) from audit.publication").fetchone()[0] == publications + 1
-    assert kpi(fresh_db, "hrss_trainees", "month", f"{month}-01") == trainees_month - 1
-    assert kpi(fresh_db, "hrss_trainees", "year", "2023-01-01") == trainees_year - 1
-    assert kpi(fresh_db, "hrss_trainees", "month", f"{other_month}-01") == trainees_other
+    assert kpi(published_db, "hrss_trainees", "month", f"{month}-01") == trainees_month - 1
+    assert kpi(published_db, "hrss_trainees", "year", "2023-01-01") == trainees_year - 1
+    assert kpi(published_db, "hrss_trainees", "month", f"{other_month}-01") == trainees_other
 
 
-def test_missing_delivery_fails_at_its_deadline_naming_it(published, fresh_db):
+def test_missing_delivery_fails_at_its_deadline_naming_it(published, published_db):
     landing, env, alerts = published
-    before = manifest(fresh_db)
+    before = manifest(published_db)
     # 2024-05 was never delivered and its deadline (0 h after the month) is past.
     result = dags_test({**env, "GOVKPI_DELIVERY_DEADLINE_HOURS": "0"}, DAG_ID, "2024-05")
 
@@ -206,13 +200,13 @@ def test_missing_delivery_fails_at_its_deadline_naming_it(published, fresh_db):
     expected = landing / "hrss" / "2024-05" / "_DELIVERED"
     assert "no delivery of department 'hrss' for period 2024-05" in text
     assert str(expected) in text
-    assert manifest(fresh_db) == before
+    assert manifest(published_db) == before
     found = [a for a in map(json.loads, (alerts / "alerts.jsonl").read_text().splitlines()) if a["task_id"] == "wait_for_delivery"]
     assert found and found[-1]["kind"] == "task_failed" and found[-1]["dag_id"] == DAG_ID
     assert "2024-05" in found[-1]["error"] and str(expected) in found[-1]["error"]
 
 
-def test_waits_deferred_for_the_marker_then_loads_only_its_month(published, fresh_db, tmp_path):
+def test_waits_deferred_for_the_marker_then_loads_only_its_month(published, published_db, tmp_path):
     landing, env, _ = published
     # June 2024 is being delivered: its file is there, its marker not yet.
     source = next((landing / "hrss").glob("2023-*/*证书发放*.csv"))
@@ -229,7 +223,7 @@ def test_waits_deferred_for_the_marker_then_loads_only_its_month(published, fres
     june = deliver("2024-06", "S2024-")
     july = deliver("2024-07", "S2025-")
     (july / "_DELIVERED").write_text("test\n")
-    before = {r[0] for r in manifest(fresh_db)}
+    before = {r[0] for r in manifest(published_db)}
 
     _, airflow_env = airflow_for({**env, "GOVKPI_DELIVERY_DEADLINE_HOURS": "1000000"})
     log_file = tmp_path / "dags-test.log"
@@ -247,7 +241,7 @@ def test_waits_deferred_for_the_marker_then_loads_only_its_month(published, fres
             time.sleep(2)
             # still waiting, nothing loaded, while the marker is missing
             assert proc.poll() is None
-            assert {r[0] for r in manifest(fresh_db)} == before
+            assert {r[0] for r in manifest(published_db)} == before
             (june / "_DELIVERED").write_text("test\n")
             assert proc.wait(timeout=240) == 0, log_file.read_text(errors="replace")[-3000:]
         finally:
@@ -264,6 +258,6 @@ def test_waits_deferred_for_the_marker_then_loads_only_its_month(published, fres
             (DAG_ID, DAG_ID),
         ).fetchone()
     assert tuple(tries) == (1, "success"), tries
-    new = [r for r in manifest(fresh_db) if r[0] not in before]
+    new = [r for r in manifest(published_db) if r[0] not in before]
     # exactly June's file: July's delivery, complete as it is, belongs to another interval
     assert [(r[2], r[5]) for r in new] == [("2024-06", "loaded")], new

@@ -53,27 +53,21 @@ def table_counts(url: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def fresh_db(published_db: str) -> str:
-    """This module's copy of the session's first `govkpi run` of the samples (conftest)."""
-    return published_db
+def env(published_db: str, state_dir: Path) -> dict[str, str]:
+    return govkpi_env(published_db, state_dir)
 
 
 @pytest.fixture(scope="module")
-def env(fresh_db: str, state_dir: Path) -> dict[str, str]:
-    return govkpi_env(fresh_db, state_dir)
-
-
-@pytest.fixture(scope="module")
-def first_run(sample_publication, env: dict[str, str], fresh_db: str):
+def first_run(sample_publication, env: dict[str, str], published_db: str):
     """The first run on an empty warehouse: its output, and what it published (read from this module's copy)."""
-    return sample_publication.proc, kpi_json(env, "--year", "2023"), table_counts(fresh_db)
+    return sample_publication.proc, kpi_json(env, "--year", "2023"), table_counts(published_db)
 
 
 @pytest.fixture(scope="module")
-def second_run(first_run, env: dict[str, str], fresh_db: str):
+def second_run(first_run, env: dict[str, str], published_db: str):
     proc = run_govkpi(["run", "--extracts", str(SAMPLE_DIR)], env)
     assert proc.returncode == 0, f"second govkpi run failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc, kpi_json(env, "--year", "2023"), table_counts(fresh_db)
+    return proc, kpi_json(env, "--year", "2023"), table_counts(published_db)
 
 
 def test_run_ends_with_a_readable_kpi_summary(first_run):
@@ -136,9 +130,9 @@ def test_health_and_enforcement_figures_match_the_seed_document(first_run):
     assert month("health_wards", "2023-05-01") == 20
 
 
-def test_every_defined_kpi_is_published(first_run, fresh_db):
+def test_every_defined_kpi_is_published(first_run, published_db):
     _, rows, _ = first_run
-    with psycopg.connect(fresh_db) as conn:
+    with psycopg.connect(published_db) as conn:
         defined = {r[0] for r in conn.execute("select kpi_code from marts.dim_kpi").fetchall()}
     assert len(defined) == 25
     assert defined == {r["kpi_code"] for r in rows}
@@ -166,13 +160,13 @@ def test_distinct_trainees_are_not_summed_across_grains(first_run):
     assert sum(villages) >= year
 
 
-def test_second_run_publishes_the_same_values_with_no_duplicates(first_run, second_run, fresh_db):
+def test_second_run_publishes_the_same_values_with_no_duplicates(first_run, second_run, published_db):
     _, rows1, counts1 = first_run
     proc, rows2, counts2 = second_run
     assert rows2 == rows1
     assert counts2 == counts1
     assert "already_loaded" not in proc.stderr
-    with psycopg.connect(fresh_db) as conn:
+    with psycopg.connect(published_db) as conn:
         assert conn.execute("select count(*) from audit.publication").fetchone()[0] == 2
         for (schema, table) in conn.execute(
             "select table_schema, table_name from information_schema.tables "
@@ -185,7 +179,7 @@ def test_second_run_publishes_the_same_values_with_no_duplicates(first_run, seco
             assert total == distinct, f"{schema}.{table} has duplicate rows"
 
 
-def test_no_resident_id_in_clear_anywhere(second_run, fresh_db, state_dir):
+def test_no_resident_id_in_clear_anywhere(second_run, published_db, state_dir):
     sample_ids = set()
     for path in sorted(SAMPLE_DIR.glob("hrss/2023-*/培训学员花名册_2023-*.csv")):
         for line in path.read_bytes().decode("gb18030").splitlines():
@@ -193,7 +187,7 @@ def test_no_resident_id_in_clear_anywhere(second_run, fresh_db, state_dir):
     assert len(sample_ids) == 571
 
     found: list[str] = []
-    with psycopg.connect(fresh_db) as conn:
+    with psycopg.connect(published_db) as conn:
         columns = conn.execute(
             """
             select c.table_schema, c.table_name, c.column_name
@@ -226,8 +220,8 @@ def test_no_resident_id_in_clear_anywhere(second_run, fresh_db, state_dir):
     assert not leaked, f"{len(leaked)} sample ID numbers appear in Airflow logs or XCom"
 
 
-def test_bi_role_reads_marts_and_nothing_else(second_run, fresh_db):
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
+def test_bi_role_reads_marts_and_nothing_else(second_run, published_db):
+    with psycopg.connect(published_db, autocommit=True) as conn:
         tables = conn.execute(
             "select table_schema, min(table_name) from information_schema.tables "
             "where table_schema not in ('pg_catalog', 'information_schema') group by table_schema"

@@ -34,23 +34,17 @@ def child_id() -> str:
 
 
 @pytest.fixture(scope="module")
-def fresh_db(published_db: str) -> str:
-    """This module's copy of the session's `govkpi run` of the samples (conftest.sample_publication)."""
-    return published_db
-
-
-@pytest.fixture(scope="module")
-def published(fresh_db: str, state_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+def published(published_db: str, state_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     landing = copy_samples(tmp_path_factory.mktemp("landing"))
-    env = govkpi_env(fresh_db, state_dir)
+    env = govkpi_env(published_db, state_dir)
     return landing, env
 
 
-def test_contract_violation_fails_at_validation_and_keeps_marts(published, fresh_db):
+def test_contract_violation_fails_at_validation_and_keeps_marts(published, published_db):
     landing, env = published
-    before = marts_fingerprint(fresh_db)
+    before = marts_fingerprint(published_db)
     assert before["fct_kpi_value"].split(":")[0] != "0"
-    with psycopg.connect(fresh_db) as conn:
+    with psycopg.connect(published_db) as conn:
         publications = conn.execute("select count(*) from audit.publication").fetchone()[0]
     # A 2024 roster enrolling a ten-year-old in an electrician class: every
     # cell is valid, so it loads; the age contract in the GX gate must stop it.
@@ -75,8 +69,8 @@ def test_contract_violation_fails_at_validation_and_keeps_marts(published, fresh
     assert "govkpi_warehouse: FAILED; failed tasks: validate_audit" in out
     assert "GateFailed" in out and "age" in out.lower(), out
     assert "previously published marts, if any, are unchanged" in out
-    assert marts_fingerprint(fresh_db) == before
-    with psycopg.connect(fresh_db) as conn:
+    assert marts_fingerprint(published_db) == before
+    with psycopg.connect(published_db) as conn:
         assert conn.execute("select count(*) from audit.publication").fetchone()[0] == publications
         failed = conn.execute(
             "select count(*) from audit.validation_result r join audit.validation_run v using (validation_run_id) "
@@ -87,9 +81,9 @@ def test_contract_violation_fails_at_validation_and_keeps_marts(published, fresh
     assert rows.returncode == 0 and "571" in rows.stdout
 
 
-def test_failing_dbt_test_stops_before_validation(published, fresh_db):
+def test_failing_dbt_test_stops_before_validation(published, published_db):
     landing, env = published
-    before = marts_fingerprint(fresh_db)
+    before = marts_fingerprint(published_db)
     # A placement for a class that does not exist: it loads (every cell is
     # valid) but the relationships test from the placement fact to the class
     # dimension fails in dbt build, so nothing reaches validation.
@@ -110,4 +104,4 @@ def test_failing_dbt_test_stops_before_validation(published, fresh_db):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "govkpi_warehouse: FAILED; failed tasks: build_audit.fct_job_placement.test" in proc.stdout
     assert "DbtFailed" in proc.stdout
-    assert marts_fingerprint(fresh_db) == before
+    assert marts_fingerprint(published_db) == before

@@ -21,14 +21,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
 
 @pytest.fixture(scope="module")
-def fresh_db(published_db: str) -> str:
-    """This module's copy of the session's `govkpi run` of the samples (conftest.sample_publication)."""
-    return published_db
-
-
-@pytest.fixture(scope="module")
-def published(fresh_db: str, state_dir: Path) -> dict[str, str]:
-    return govkpi_env(fresh_db, state_dir)
+def published(published_db: str, state_dir: Path) -> dict[str, str]:
+    return govkpi_env(published_db, state_dir)
 
 
 def rerun_warehouse(env: dict[str, str]) -> str:
@@ -39,10 +33,10 @@ def rerun_warehouse(env: dict[str, str]) -> str:
     return "\n".join(result.errors)
 
 
-def test_deleted_raw_row_fails_manifest_vs_raw(published, fresh_db):
+def test_deleted_raw_row_fails_manifest_vs_raw(published, published_db):
     env = published
-    before = marts_fingerprint(fresh_db)
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
+    before = marts_fingerprint(published_db)
+    with psycopg.connect(published_db, autocommit=True) as conn:
         deleted = conn.execute(
             "delete from raw.health_medical_aid where ctid = (select min(ctid) from raw.health_medical_aid) "
             "returning *"
@@ -51,9 +45,9 @@ def test_deleted_raw_row_fails_manifest_vs_raw(published, fresh_db):
     try:
         out = rerun_warehouse(env)
         assert "manifest vs raw: health_medical_aid" in out, out
-        assert marts_fingerprint(fresh_db) == before
+        assert marts_fingerprint(published_db) == before
     finally:
-        with psycopg.connect(fresh_db, autocommit=True) as conn, conn.cursor() as cur:
+        with psycopg.connect(published_db, autocommit=True) as conn, conn.cursor() as cur:
             columns = [d.name for d in conn.execute("select * from raw.health_medical_aid limit 0").description]
             cur.execute(
                 f"insert into raw.health_medical_aid ({', '.join(columns)}) values ({', '.join(['%s'] * len(columns))})",
@@ -61,16 +55,16 @@ def test_deleted_raw_row_fails_manifest_vs_raw(published, fresh_db):
             )
 
 
-def test_duplicated_raw_row_fails_manifest_vs_raw(published, fresh_db):
+def test_duplicated_raw_row_fails_manifest_vs_raw(published, published_db):
     env = published
-    before = marts_fingerprint(fresh_db)
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
+    before = marts_fingerprint(published_db)
+    with psycopg.connect(published_db, autocommit=True) as conn:
         conn.execute(
             "insert into raw.health_medical_aid select * from raw.health_medical_aid "
             "where ctid = (select max(ctid) from raw.health_medical_aid)"
         )
     out = rerun_warehouse(env)
     assert "manifest vs raw: health_medical_aid" in out, out
-    assert marts_fingerprint(fresh_db) == before
+    assert marts_fingerprint(published_db) == before
     published_total = run_govkpi(["kpi", "--kpi", "health_medical_aid_yuan", "--year", "2023"], env)
     assert published_total.returncode == 0 and "690879.03" in published_total.stdout

@@ -307,21 +307,15 @@ def task_states(state_dir: Path, run_id: str) -> dict[str, tuple[str | None, int
 
 
 @pytest.fixture(scope="module")
-def fresh_db(published_db: str) -> str:
-    """This module's copy of the session's `govkpi run` of the samples (conftest.sample_publication)."""
-    return published_db
-
-
-@pytest.fixture(scope="module")
-def published(fresh_db: str, state_dir: Path):
+def published(published_db: str, state_dir: Path):
     """The sample extracts, run through both DAGs and published, as a user runs them."""
-    return govkpi_env(fresh_db, state_dir)
+    return govkpi_env(published_db, state_dir)
 
 
 @pytest.mark.integration
 @pytest.mark.airflow
-def test_publication_records_the_dbt_build_invocation(published, fresh_db, sample_publication):
-    with psycopg.connect(fresh_db) as conn:
+def test_publication_records_the_dbt_build_invocation(published, published_db, sample_publication):
+    with psycopg.connect(published_db) as conn:
         [invocation] = conn.execute(
             "select dbt_invocation_id from audit.publication order by publication_id desc limit 1"
         ).fetchone()
@@ -335,12 +329,12 @@ def test_publication_records_the_dbt_build_invocation(published, fresh_db, sampl
 
 @pytest.mark.integration
 @pytest.mark.airflow
-def test_failing_model_test_stops_publication_at_that_models_task(published, fresh_db, state_dir):
+def test_failing_model_test_stops_publication_at_that_models_task(published, published_db, state_dir):
     from govkpi import orchestrate
 
-    before = marts_fingerprint(fresh_db)
+    before = marts_fingerprint(published_db)
     assert before and before["fct_kpi_value"].split(":")[0] != "0"
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
+    with psycopg.connect(published_db, autocommit=True) as conn:
         publications = conn.execute("select count(*) from audit.publication").fetchone()[0]
         # Two classes of a current file; the second gets the first one's id.
         # Row counts are unchanged, so the raw check passes and dbt runs; the
@@ -373,6 +367,6 @@ def test_failing_model_test_stops_publication_at_that_models_task(published, fre
         assert states[task_id][0] == "upstream_failed", task_id
     # Other branches of the project are unaffected.
     assert states[f"{GROUP}.dim_ward.test"][0] == "success"
-    assert marts_fingerprint(fresh_db) == before
-    with psycopg.connect(fresh_db) as conn:
+    assert marts_fingerprint(published_db) == before
+    with psycopg.connect(published_db) as conn:
         assert conn.execute("select count(*) from audit.publication").fetchone()[0] == publications

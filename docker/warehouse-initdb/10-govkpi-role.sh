@@ -5,7 +5,7 @@
 # Creates the application role the pipeline logs in as and its database.
 # The pipeline never uses the superuser: it owns its database (so dbt and the
 # loader create their schemas, and the publisher renames them) and has
-# CREATEROLE only to create the BI group role `govkpi_bi`, which since
+# CREATEROLE only to create the group roles `govkpi_bi` and `govkpi_auditor`, which since
 # PostgreSQL 16 lets it manage the roles it created and no others.
 #
 # Later changes to these variables do not apply to an existing volume: change

@@ -33,7 +33,16 @@ renamed as (
         rows_rejected as rows_rejected_count,
 
         ----------  booleans
+        {% if var('as_of_file_ids', none) is not none -%}
+        -- as of a past publication (`govkpi audit verify`): the files it
+        -- recorded were the current ones
+        (
+            status = 'loaded'
+            and file_id = any(cast(array[{{ var('as_of_file_ids') | join(', ') }}] as bigint[]))
+        ) as is_current,
+        {%- else -%}
         (status = 'loaded' and superseded_by_file_id is null) as is_current,
+        {%- endif %}
 
         ----------  dates
         -- a period is a year ('2023') or a month ('2023-03'); null for
