@@ -30,7 +30,7 @@ import pendulum
 from airflow.sdk import AssetAny, dag, task
 
 from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS, WAREHOUSE_POOL, fail_fast, warehouse_deadline
-from dag_support.dbt import INVOCATION_XCOM_KEY, dbt_task_group, dbt_task_ids, producer_task_id
+from dag_support.dbt import INVOCATION_XCOM_KEY, TESTS_XCOM_KEY, dbt_task_group, dbt_task_ids, producer_task_id
 
 
 @dag(
@@ -57,11 +57,12 @@ def govkpi_warehouse():
 
     @task(pool=WAREHOUSE_POOL)
     def validate_audit(**context) -> int:
-        """The GX gate on marts_audit; returns the passing validation run's id."""
+        """The GX gate on marts_audit, with the build's dbt test verdicts; returns the passing validation run's id."""
         from govkpi.pipeline import validate_audit as validate
 
+        dbt_results = context["ti"].xcom_pull(task_ids=producer, key=TESTS_XCOM_KEY) or []
         with fail_fast():
-            return validate(run_label=context["run_id"])
+            return validate(run_label=context["run_id"], dbt_results=dbt_results)
 
     @task(pool=WAREHOUSE_POOL, outlets=[PUBLISHED_MARTS])
     def publish(validation_run_id: int, **context) -> int:

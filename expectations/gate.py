@@ -165,6 +165,7 @@ def run_gate(
     run_label: str = "",
     results_dir: pathlib.Path | None = None,
     raw_only: bool = False,
+    dbt_results: list[dict[str, Any]] | None = None,
 ) -> GateResult:
     """Validate the audit build in `candidate_schema` and store the outcome in the warehouse.
 
@@ -175,6 +176,9 @@ def run_gate(
     If `results_dir` is given, each suite's full GX validation result is
     written there as JSON as well. With `raw_only`, only the suites over the
     loader's tables run (manifest vs raw): the check made before dbt builds.
+    `dbt_results` (govkpi.transform.dbt_test_outcomes of the build being validated) are
+    stored in the same run, one row per dbt data test and unit test, so the
+    run records every check the candidate passed.
     """
     modules = RAW_SUITE_MODULES if raw_only else SUITE_MODULES
     candidate_schema = checked_identifier(candidate_schema)
@@ -199,6 +203,7 @@ def run_gate(
         except BaseException:
             _finish_run(conn, run_id, success=False)
             raise
+        outcomes += [_dbt_outcome(r) for r in dbt_results or []]
         success = all(outcome.success for outcome in outcomes)
         _store_outcomes(conn, run_id, outcomes)
         _finish_run(conn, run_id, success=success)
@@ -219,6 +224,23 @@ def run_gate(
         time.perf_counter() - started,
     )
     return GateResult(validation_run_id=run_id, success=success, failures=failures, checks_run=len(outcomes))
+
+
+DBT_SUITE = "dbt"
+
+
+def _dbt_outcome(result: dict[str, Any]) -> _Outcome:
+    status = str(result.get("status"))
+    return _Outcome(
+        suite=DBT_SUITE,
+        relation=result.get("relation") or "",
+        check=result["name"],
+        expectation_type=f"dbt {result['test_type']}",
+        success=status in ("pass", "warn"),
+        observed={"status": status, "failures": result.get("failures")},
+        details={"unique_id": result["unique_id"]},
+        message=f"dbt reported {status} ({result.get('failures')} failing rows)",
+    )
 
 
 def _connect(libpq_url: str, shown_url: str) -> psycopg.Connection:

@@ -4,6 +4,7 @@
     govkpi kpi [--year Y] [--kpi CODE] [--json]
     govkpi warehouse start|stop|url
     govkpi audit publications | publication ID|latest [--json] | verify ID|latest
+    govkpi lineage KPI_CODE [--period YYYY-MM] [--json]
 """
 
 from __future__ import annotations
@@ -287,6 +288,57 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------
+# govkpi lineage
+# --------------------------------------------------------------------------
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from govkpi import lineage
+    from govkpi.transform import ensure_manifest
+    from govkpi.warehouse import resolve_url
+
+    settings = load_settings()
+    manifest = lineage.load_manifest(ensure_manifest(settings))
+    with psycopg.connect(resolve_url(settings)) as conn:
+        trace = lineage.trace(conn, manifest, args.kpi_code, args.period)
+    if args.json:
+        _say(json.dumps(_jsonable(trace), ensure_ascii=False, indent=2))
+        return 0
+    kpi, pub = trace["kpi"], trace["publication"]
+    _say(f"{kpi['kpi_code']} ({kpi['name_zh']} / {kpi['name_en']}, {kpi['unit']})"
+         + (f", {trace['period']}" if trace["period"] else ", by year"))
+    _say(f"  {kpi['definition']}")
+    _say("values (township):")
+    for v in trace["values"]:
+        breakdown = f" {v['breakdown_dimension']}={v['breakdown_member']}" if v["breakdown_member"] else ""
+        ratio = f"  ({_fmt(v['numerator'])} / {_fmt(v['denominator'])})" if kpi["unit"] == "pct" else ""
+        _say(f"  {v['period_grain']} {v['period_start_date']}{breakdown}: {_fmt(v['value'])}{ratio}")
+    _say(
+        f"published by publication {pub['publication_id']} at {pub['published_at'].astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC "
+        f"(Airflow {pub['airflow_dag_id']} {pub['airflow_run_id']}, dbt invocation {pub['dbt_invocation_id']}, "
+        f"validation run {pub['validation_run_id']})"
+    )
+    _say("models, from the raw tables to the KPI:")
+    for m in trace["models"]:
+        _say(f"  {m['resource_type']:<7} {m['relation']}")
+    _say("source files:")
+    for f in trace["files"]:
+        rows = f.get("rows_in_period", f.get("rows"))
+        what = f"{rows} events in the period" if "rows_in_period" in f else f"{rows} rows read by {f['model']}"
+        _say(
+            f"  {f['file_id']:>5} {f['department']}/{f['period']}/{f['file_name']}  sha256 {f['sha256']}\n"
+            f"        received {f['received_at']:%Y-%m-%d %H:%M}, {f['rows_loaded']} loaded, {f['rows_rejected']} rejected; {what}"
+        )
+    passed = sum(1 for c in trace["checks"] if c["success"])
+    _say(f"checks on the way: {passed} of {len(trace['checks'])} passed")
+    for c in trace["checks"]:
+        _say(f"  {'pass' if c['success'] else 'FAIL'}  [{c['suite_name']}] {c['relation']}: {c['check_name']}")
+    return 0
+
+
+# --------------------------------------------------------------------------
 # govkpi audit
 # --------------------------------------------------------------------------
 
@@ -386,6 +438,11 @@ def build_parser() -> argparse.ArgumentParser:
     wh = sub.add_parser("warehouse", help="manage the embedded warehouse")
     wh.add_argument("action", choices=["start", "stop", "url"])
     wh.set_defaults(func=cmd_warehouse)
+    li = sub.add_parser("lineage", help="trace a published KPI to its models, checks and source files")
+    li.add_argument("kpi_code", help="e.g. hrss_certificates")
+    li.add_argument("--period", help="one month, YYYY-MM (default: the yearly values)")
+    li.add_argument("--json", action="store_true", help="the trace as JSON, for tools")
+    li.set_defaults(func=cmd_lineage)
     au = sub.add_parser("audit", help="the publication log: list, show, verify a publication")
     au_sub = au.add_subparsers(dest="action", required=True)
     listing = au_sub.add_parser("publications", help="list publications, newest first")

@@ -71,12 +71,16 @@ def validate_raw(run_label: str = "") -> int:
     return _gate(run_label, raw_only=True)
 
 
-def validate_audit(run_label: str = "") -> int:
-    """Run the GX gate on the audit build; return the passing validation run's id."""
-    return _gate(run_label, raw_only=False)
+def validate_audit(run_label: str = "", dbt_results: list[dict] | None = None) -> int:
+    """Run the GX gate on the audit build; return the passing validation run's id.
+
+    `dbt_results`: the build's test outcomes (govkpi.transform.dbt_test_outcomes),
+    recorded in the same validation run.
+    """
+    return _gate(run_label, raw_only=False, dbt_results=dbt_results)
 
 
-def _gate(run_label: str, *, raw_only: bool) -> int:
+def _gate(run_label: str, *, raw_only: bool, dbt_results: list[dict] | None = None) -> int:
     from expectations.gate import run_gate
 
     settings = load_settings()
@@ -84,7 +88,9 @@ def _gate(run_label: str, *, raw_only: bool) -> int:
     if raw_only:
         with psycopg.connect(url, autocommit=True) as conn:
             ensure_schema(conn, all_extracts())
-    result = run_gate(url, run_label=run_label, results_dir=settings.state_dir / "validations", raw_only=raw_only)
+    result = run_gate(
+        url, run_label=run_label, results_dir=settings.state_dir / "validations", raw_only=raw_only, dbt_results=dbt_results
+    )
     if not result.success:
         lines = [f"{f.suite} / {f.check} on {f.relation}: {f.message}" for f in result.failures]
         raise GateFailed(

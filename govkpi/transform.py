@@ -23,6 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from govkpi.settings import Settings
 from ingestion.errors import GovkpiError
@@ -200,6 +201,38 @@ def run_dbt(settings: Settings, warehouse_url: str, args: list[str], *, target_p
             failures.append(f"dbt {' '.join(args)} exited {proc.returncode}:\n{tail}")
         raise DbtFailed(failures)
     return DbtResult(invocation_id, nodes, target)
+
+
+def dbt_test_outcomes(run_results: dict[str, Any], manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The data tests and unit tests of a dbt run_results.json, compactly (ids, verdicts, counts; no data).
+
+    `relation` is the model a test is defined on (the manifest's
+    `attached_node`, or its model for a unit test).
+    """
+    nodes = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}
+    out = []
+    for result in run_results.get("results", []):
+        unique_id = result.get("unique_id", "")
+        kind = unique_id.split(".", 1)[0]
+        if kind not in ("test", "unit_test"):
+            continue
+        node = nodes.get(unique_id, {})
+        if kind == "unit_test":
+            relation, test_type = node.get("model") or "", "unit_test"
+        else:
+            relation = (node.get("attached_node") or "").rsplit(".", 1)[-1]
+            test_type = (node.get("test_metadata") or {}).get("name") or "singular"
+        out.append(
+            {
+                "unique_id": unique_id,
+                "name": node.get("name") or unique_id.split(".")[2],
+                "relation": relation,
+                "test_type": test_type,
+                "status": result.get("status"),
+                "failures": result.get("failures"),
+            }
+        )
+    return out
 
 
 def build_audit(settings: Settings, warehouse_url: str) -> DbtResult:

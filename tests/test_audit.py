@@ -71,6 +71,31 @@ def test_publication_log_records_what_was_published(published_db):
     assert pub["project_version"] and pub["dbt_invocation_id"] and pub["airflow_run_id"].startswith("manual__")
 
 
+def test_validation_run_records_every_dbt_test_beside_the_expectations(published_db, sample_publication):
+    """One row per GX expectation and per dbt data test and unit test of the build that was published."""
+    pub = latest_publication(published_db)
+    dbt_tests = {
+        r["unique_id"]: r["status"]
+        for r in sample_publication.run_results["results"]
+        if r["unique_id"].split(".")[0] in ("test", "unit_test")
+    }
+    assert dbt_tests and set(dbt_tests.values()) == {"pass"}
+    with psycopg.connect(published_db) as conn:
+        rows = conn.execute(
+            "select suite_name, relation, check_name, expectation_type, success, observed, details "
+            "from audit.validation_result where validation_run_id = %s",
+            (pub["validation_run_id"],),
+        ).fetchall()
+    recorded = {r[6]["unique_id"]: r for r in rows if r[0] == "dbt"}
+    assert set(recorded) == set(dbt_tests)
+    assert all(r[4] and r[5]["status"] == "pass" for r in recorded.values())
+    unique = next(r for r in recorded.values() if r[2] == "unique_stg_hrss__training_classes_class_id")
+    assert (unique[1], unique[3]) == ("stg_hrss__training_classes", "dbt unique")
+    assert any(r[3] == "dbt unit_test" and r[1] == "fct_kpi_value" for r in recorded.values())
+    # and the Great Expectations checks of the same run
+    assert sum(1 for r in rows if r[0] != "dbt") > 20
+
+
 def test_audit_commands_list_and_show_publications(env, published_db):
     pub = latest_publication(published_db)
     listed = run_govkpi(["audit", "publications"], env)

@@ -55,6 +55,8 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 MANIFEST = manifest_path(DBT_PROJECT_DIR)
 INVOCATION_XCOM_KEY = "dbt_invocation_id"
 FAILURES_XCOM_KEY = "dbt_failures"
+# Every data test's and unit test's verdict, for the validation run (expectations.gate).
+TESTS_XCOM_KEY = "dbt_test_outcomes"
 # The group's task that fails for dbt failures no model's task shows.
 RESULTS_TASK = "dbt_results"
 
@@ -100,6 +102,11 @@ def record_invocation(project_dir: str, context: Any = None, **_: Any) -> None:
     invocation_id = results.get("metadata", {}).get("invocation_id", "")
     if invocation_id and context is not None:
         context["ti"].xcom_push(key=INVOCATION_XCOM_KEY, value=invocation_id)
+    if context is not None:
+        from govkpi.transform import dbt_test_outcomes
+
+        tests = dbt_test_outcomes(results, json.loads(MANIFEST.read_text()))
+        context["ti"].xcom_push(key=TESTS_XCOM_KEY, value=tests)
     failed = [r for r in results.get("results", []) if r.get("status") in ("error", "fail", "runtime error")]
     if failed:
         # Ids and statuses only in XCom; dbt's messages stay in the log.

@@ -1,0 +1,210 @@
+"""`govkpi lineage`: from a published KPI value back to the source files, through the models and checks.
+
+The trace of one KPI (and, optionally, one month) in the latest publication:
+
+- the published values (`marts.fct_kpi_value`, township rows) and the KPI's definition;
+- the publication that made them public (`audit.publication`);
+- the models in between: dbt's graph (the manifest `python -m govkpi.transform`
+  builds), from the staging models the KPI reads (declared per KPI in
+  `fct_kpi_value`'s `meta.kpi_lineage`) through to `fct_kpi_value`, with the
+  seeds and raw tables they read;
+- the source files: for the staging model whose events the KPI counts, the
+  files holding the events dated in the period (counted row by row through
+  `source_file_id`); for the models it also reads, their files in the
+  publication; each with name, sha256, department, period, received and
+  loaded times, rows loaded and rejected, all from `audit.load_manifest`;
+- the checks that passed on the way: the rows of the publication's
+  validation run (Great Expectations and dbt tests) on those models and
+  raw tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from govkpi.audit import AuditError
+from govkpi.delivery import TIMEZONE
+
+KPI_MODEL = "model.govkpi.fct_kpi_value"
+STAGING_SCHEMA = "staging"
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def kpi_lineage_meta(manifest: dict[str, Any]) -> dict[str, Any]:
+    node = manifest["nodes"][KPI_MODEL]
+    return (node.get("config", {}).get("meta") or node.get("meta") or {}).get("kpi_lineage", {})
+
+
+def _parents(manifest: dict[str, Any]) -> dict[str, list[str]]:
+    return {uid: node.get("depends_on", {}).get("nodes", []) for uid, node in manifest["nodes"].items()}
+
+
+def _ancestors(parents: dict[str, list[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    queue = deque([start])
+    while queue:
+        for parent in parents.get(queue.popleft(), []):
+            if parent not in seen:
+                seen.add(parent)
+                queue.append(parent)
+    return seen
+
+
+def lineage_nodes(manifest: dict[str, Any], staging_models: list[str]) -> list[str]:
+    """Unique ids of the nodes from the KPI's staging models to fct_kpi_value, and what those read, in build order."""
+    parents = _parents(manifest)
+    above_kpi = _ancestors(parents, KPI_MODEL)
+    starts = [f"model.govkpi.{m}" for m in staging_models]
+    missing = [s for s in starts if s not in above_kpi]
+    if missing:
+        raise AuditError(f"kpi_lineage names models that do not feed fct_kpi_value: {', '.join(missing)}")
+    # Between: nodes above the KPI model that have one of the starts among their ancestors.
+    between = {n for n in above_kpi if n.startswith("model.") and set(starts) & _ancestors(parents, n)}
+    path = set(starts) | between | {KPI_MODEL}
+    # What the path reads besides: sources (raw tables) and seeds.
+    reads = {p for n in path for p in parents.get(n, []) if p.startswith(("source.", "seed."))}
+    nodes = path | reads
+    depth: dict[str, int] = {}
+
+    def level(n: str) -> int:
+        if n not in depth:
+            depth[n] = 1 + max((level(p) for p in parents.get(n, []) if p in nodes), default=-1)
+        return depth[n]
+
+    return sorted(nodes, key=lambda n: (level(n), n))
+
+
+def _period_bounds(period: str) -> tuple[dt.date, dt.date]:
+    try:
+        start = dt.date.fromisoformat(period + "-01")
+    except ValueError:
+        raise AuditError(f"--period takes a month as YYYY-MM, not {period!r}") from None
+    end = dt.date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    return start, end
+
+
+def _files_of(conn: psycopg.Connection, model: str, file_ids: list[int], date: str | None, bounds) -> dict[int, int]:
+    """{file id: rows of `staging.<model>`} among the publication's files, optionally for events dated in `bounds`."""
+    table = sql.Identifier(STAGING_SCHEMA, model)
+    where = [sql.SQL("source_file_id = any(%(files)s)")]
+    params: dict[str, Any] = {"files": file_ids}
+    if date and bounds:
+        kind = conn.execute(
+            "select data_type from information_schema.columns where table_schema = %s and table_name = %s and column_name = %s",
+            (STAGING_SCHEMA, model, date),
+        ).fetchone()
+        if kind is None:
+            raise AuditError(f"kpi_lineage dates {model} by {date!r}, which it does not have")
+        column = sql.Identifier(date)
+        dated = sql.SQL("({} at time zone %(zone)s)::date").format(column) if kind[0].startswith("timestamp") else column
+        where.append(sql.SQL("{} >= %(start)s and {} < %(end)s").format(dated, dated))
+        params.update({"zone": TIMEZONE.key, "start": bounds[0], "end": bounds[1]})
+    query = sql.SQL("select source_file_id, count(*) from {} where {} group by source_file_id").format(
+        table, sql.SQL(" and ").join(where)
+    )
+    return {int(f): int(n) for f, n in conn.execute(query, params).fetchall()}
+
+
+def trace(conn: psycopg.Connection, manifest: dict[str, Any], kpi_code: str, period: str | None = None) -> dict[str, Any]:
+    """The lineage of one KPI (one month of it with `period`) in the latest publication."""
+    cur = conn.cursor(row_factory=dict_row)
+    meta = kpi_lineage_meta(manifest)
+    if kpi_code not in meta:
+        known = ", ".join(sorted(meta))
+        raise AuditError(f"no KPI {kpi_code!r}; the KPIs are: {known}")
+    if cur.execute("select to_regclass('audit.publication') is not null as ok").fetchone()["ok"] is False:
+        raise AuditError("nothing has been published yet: run `govkpi run` first")
+    publication = cur.execute(
+        "select publication_id, published_at, published_by, project_version, airflow_dag_id, airflow_run_id, "
+        "dbt_invocation_id, validation_run_id, file_ids from audit.publication order by publication_id desc limit 1"
+    ).fetchone()
+    if publication is None:
+        raise AuditError("nothing has been published yet: run `govkpi run` first")
+    bounds = _period_bounds(period) if period else None
+    kpi = cur.execute(
+        "select kpi_code, name_zh, name_en, department, unit, definition from marts.dim_kpi where kpi_code = %s",
+        (kpi_code,),
+    ).fetchone()
+    if bounds:
+        values = cur.execute(
+            "select period_grain, period_start_date, area_code, breakdown_dimension, breakdown_member, value, numerator, "
+            "denominator from marts.fct_kpi_value where kpi_code = %s and area_level = 'township' "
+            "and period_grain = 'month' and period_start_date = %s order by breakdown_dimension nulls first, breakdown_member nulls first",
+            (kpi_code, bounds[0]),
+        ).fetchall()
+    else:
+        values = cur.execute(
+            "select period_grain, period_start_date, area_code, breakdown_dimension, breakdown_member, value, numerator, "
+            "denominator from marts.fct_kpi_value where kpi_code = %s and area_level = 'township' "
+            "and period_grain = 'year' order by period_start_date, breakdown_dimension nulls first, breakdown_member nulls first",
+            (kpi_code,),
+        ).fetchall()
+
+    entry = meta[kpi_code]
+    events = entry.get("events")
+    reads = list(entry.get("reads", []))
+    staging = ([events["model"]] if events else []) + [m for m in reads if not events or m != events["model"]]
+    node_ids = lineage_nodes(manifest, staging)
+    nodes = {**manifest["nodes"], **manifest.get("sources", {})}
+    models = []
+    for uid in node_ids:
+        node = nodes.get(uid, {})
+        models.append(
+            {
+                "unique_id": uid,
+                "resource_type": node.get("resource_type"),
+                "relation": f"{node.get('schema')}.{node.get('alias') or node.get('identifier') or node.get('name')}",
+                "description": (node.get("description") or "").strip().split("\n")[0],
+            }
+        )
+
+    file_ids = [int(f) for f in publication["file_ids"]]
+    rows_by_file: dict[int, dict[str, Any]] = {}
+    if events:
+        for file_id, rows in _files_of(conn, events["model"], file_ids, events["date"], bounds).items():
+            rows_by_file[file_id] = {"role": "events", "model": events["model"], "rows_in_period" if bounds else "rows": rows}
+    for model in reads:
+        for file_id, rows in _files_of(conn, model, file_ids, None, None).items():
+            rows_by_file.setdefault(file_id, {"role": "reads", "model": model, "rows": rows})
+    files = []
+    if rows_by_file:
+        manifest_rows = cur.execute(
+            "select file_id, batch_id, department, extract_name, period, file_name, sha256, received_at, loaded_at, "
+            "rows_read, rows_loaded, rows_rejected from audit.load_manifest where file_id = any(%s) "
+            "order by extract_name, period, file_id",
+            (list(rows_by_file),),
+        ).fetchall()
+        files = [{**r, **rows_by_file[r["file_id"]]} for r in manifest_rows]
+        files.sort(key=lambda f: (f["role"] != "events", f["extract_name"], f["period"], f["file_id"]))
+
+    relations = {m["relation"].split(".", 1)[1] for m in models} | {m["relation"] for m in models}
+    checks = [
+        r
+        for r in cur.execute(
+            "select suite_name, relation, check_name, expectation_type, success, observed "
+            "from audit.validation_result where validation_run_id = %s order by suite_name, relation, check_name",
+            (publication["validation_run_id"],),
+        ).fetchall()
+        if r["relation"] in relations or r["relation"].split(".", 1)[-1] in relations
+    ]
+    publication = {k: v for k, v in publication.items() if k != "file_ids"}
+    return {
+        "kpi": kpi,
+        "period": period,
+        "values": values,
+        "publication": publication,
+        "models": models,
+        "files": files,
+        "checks": checks,
+    }
