@@ -471,11 +471,16 @@ class DistributedStack:
         results: dict[str, BaseException | None] = {}
 
         def run_init(name: str, command: list[str], env: dict[str, str]) -> None:
-            try:
-                self._run_step(name, command, env, timeout=300)
-                results[name] = None
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                results[name] = exc
+            # The api-server syncs FAB's permissions as it starts; `users create`
+            # doing the same at that moment can hit a unique violation: try again.
+            for attempt in range(3):
+                try:
+                    self._run_step(name, command, env, timeout=300)
+                    results[name] = None
+                    return
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    results[name] = exc
+                    time.sleep(2 * (attempt + 1))
 
         threads = [threading.Thread(target=run_init, args=(n, c, e), daemon=True) for n, (c, e) in init_steps.items()]
         for thread in threads:
