@@ -20,7 +20,11 @@ departments together.
    transaction, with the BI grants and a row in `audit.publication` (with
    the dbt invocation id of the build).
 
-A failure at any step leaves the previous publication in `marts` untouched;
+4. `document`: the publication's documentation, kept beside it in
+   `<state>/publications/<id>/`: dbt docs (Chinese and English
+   descriptions), the GX Data Docs of the validation run, the log row.
+
+A failure at any step up to `publish` leaves the previous publication in `marts` untouched;
 the failed task's log names the check that failed.
 """
 
@@ -84,13 +88,23 @@ def govkpi_warehouse():
                 run_id=context["run_id"],
             ).publication_id
 
+    @task(pool=WAREHOUSE_POOL)
+    def document(publication_id: int) -> str:
+        """dbt docs and the GX Data Docs of this publication, kept beside it (<state>/publications/<id>/)."""
+        from govkpi.publication_docs import document_publication
+        from govkpi.settings import load_settings
+
+        settings = load_settings()
+        with fail_fast():
+            return str(document_publication(settings, settings.require_warehouse_url(), publication_id))
+
     raw_checked = validate_raw()
     build_audit = dbt_task_group("build_audit", pool=WAREHOUSE_POOL)
     producer = producer_task_id(build_audit)
     dbt_tasks = dbt_task_ids(build_audit)
     validated = validate_audit()
     raw_checked >> build_audit >> validated
-    publish(validated)
+    document(publish(validated))
 
 
 govkpi_warehouse()

@@ -174,7 +174,9 @@ def run_gate(
     URL, unreachable server, audit build missing a table, unwritable
     `results_dir`); a run that ran and found failures does not raise.
     If `results_dir` is given, each suite's full GX validation result is
-    written there as JSON as well. With `raw_only`, only the suites over the
+    written there as JSON as well, and, for a full run (not `raw_only`), the
+    run's GX Data Docs (an HTML site an auditor can open) into
+    `results_dir/data_docs_run_<id>/`. With `raw_only`, only the suites over the
     loader's tables run (manifest vs raw): the check made before dbt builds.
     `dbt_results` (govkpi.transform.dbt_test_outcomes of the build being validated) are
     stored in the same run, one row per dbt data test and unit test, so the
@@ -199,7 +201,9 @@ def run_gate(
             conn, run_label=run_label, candidate_schema=candidate_schema, scope="raw" if raw_only else "full"
         )
         try:
-            outcomes = _validate_all(sqlalchemy_url, candidate_schema, modules, run_id=run_id, results_dir=results_dir)
+            outcomes = _validate_all(
+                sqlalchemy_url, candidate_schema, modules, run_id=run_id, results_dir=results_dir, data_docs=not raw_only
+            )
         except BaseException:
             _finish_run(conn, run_id, success=False)
             raise
@@ -333,6 +337,14 @@ def _store_outcomes(conn: psycopg.Connection, run_id: int, outcomes: list[_Outco
         )
 
 
+DATA_DOCS_SITE = "govkpi"
+
+
+def data_docs_dir(results_dir: pathlib.Path, run_id: int) -> pathlib.Path:
+    """Where a validation run's GX Data Docs are built (index.html at its root)."""
+    return results_dir / f"data_docs_run_{run_id}"
+
+
 def _validate_all(
     sqlalchemy_url: str,
     candidate_schema: str,
@@ -340,11 +352,22 @@ def _validate_all(
     *,
     run_id: int,
     results_dir: pathlib.Path | None,
+    data_docs: bool = True,
 ) -> list[_Outcome]:
     """One ephemeral GX context and data source; each suite validated once against its table."""
     context = gx.get_context(mode="ephemeral")
     # GX draws tqdm bars on stderr for every suite; they garble Airflow task logs.
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    docs_dir = data_docs_dir(results_dir, run_id) if results_dir is not None and data_docs else None
+    if docs_dir is not None:
+        context.add_data_docs_site(
+            site_name=DATA_DOCS_SITE,
+            site_config={
+                "class_name": "SiteBuilder",
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            },
+        )
     with warnings.catch_warnings():
         # GX suggests its Postgres data source for postgresql URLs, but that one
         # rejects URLs without a host, which the embedded server's socket URLs are.
@@ -354,6 +377,12 @@ def _validate_all(
     try:
         for module in modules:
             outcomes += _validate_suite(context, datasource, module, candidate_schema, run_id, results_dir)
+        if docs_dir is not None:
+            # From the results this context holds: this run's, each suite once.
+            try:
+                context.build_data_docs(site_names=[DATA_DOCS_SITE])
+            except OSError as exc:
+                raise GateError(f"cannot write the Data Docs to {docs_dir}: {exc.strerror}") from None
     finally:
         # The engines would otherwise keep pooled connections open until
         # garbage collection, blocking e.g. a DROP DATABASE right after the run.

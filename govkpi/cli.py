@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from govkpi.jsonvalues import json_value, jsonable
 from govkpi.settings import Settings, load_settings, redact_url
 from ingestion.errors import GovkpiError
 
@@ -225,14 +226,6 @@ def fetch_kpis(url: str, *, year: int | None, kpi: str | None, township_year_onl
         return conn.execute(query, params).fetchall()
 
 
-def _json_value(value: object) -> object:
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value
-
-
 def cmd_kpi(args: argparse.Namespace) -> int:
     from govkpi.warehouse import resolve_url
 
@@ -240,7 +233,7 @@ def cmd_kpi(args: argparse.Namespace) -> int:
     url = resolve_url(settings)
     rows = fetch_kpis(url, year=args.year, kpi=args.kpi)
     if args.json:
-        _say(json.dumps([{c: _json_value(r[c]) for c in KPI_COLUMNS} for r in rows], ensure_ascii=False, indent=2))
+        _say(json.dumps([{c: json_value(r[c]) for c in KPI_COLUMNS} for r in rows], ensure_ascii=False, indent=2))
         return 0
     if not rows:
         _say("No published values match.")
@@ -304,7 +297,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     with psycopg.connect(resolve_url(settings)) as conn:
         trace = lineage.trace(conn, manifest, args.kpi_code, args.period)
     if args.json:
-        _say(json.dumps(_jsonable(trace), ensure_ascii=False, indent=2))
+        _say(json.dumps(jsonable(trace), ensure_ascii=False, indent=2))
         return 0
     kpi, pub = trace["kpi"], trace["publication"]
     _say(f"{kpi['kpi_code']} ({kpi['name_zh']} / {kpi['name_en']}, {kpi['unit']})"
@@ -355,7 +348,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if args.action == "publications":
             rows = audit.publications(conn)
             if args.json:
-                _say(json.dumps([{k: _json_value(v) for k, v in r.items()} for r in rows], ensure_ascii=False, indent=2))
+                _say(json.dumps([{k: json_value(v) for k, v in r.items()} for r in rows], ensure_ascii=False, indent=2))
                 return 0
             if not rows:
                 _say("Nothing has been published yet.")
@@ -373,8 +366,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
         publication_id = audit.resolve_publication_id(conn, args.id)
         if args.action == "publication":
             detail = audit.publication(conn, publication_id)
+            from govkpi.publication_docs import publication_dir
+
+            docs = publication_dir(settings, publication_id)
+            # Where this machine keeps the publication's dbt docs and GX Data Docs (warehouse DAG's `document` task).
+            detail["documentation"] = str(docs) if docs.is_dir() else None
             if args.json:
-                _say(json.dumps(_jsonable(detail), ensure_ascii=False, indent=2))
+                _say(json.dumps(jsonable(detail), ensure_ascii=False, indent=2))
             else:
                 _print_publication(detail)
             return 0
@@ -393,14 +391,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 1
 
 
-def _jsonable(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return _json_value(value)
-
-
 def _print_publication(d: dict) -> None:
     _say(f"publication {d['publication_id']}: {d['published_at'].astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC by {d['published_by']}")
     _say(f"  project version   {d['project_version']}")
@@ -409,6 +399,7 @@ def _print_publication(d: dict) -> None:
     passed = sum(1 for r in d["validation_results"] if r["success"])
     _say(f"  validation run    {d['validation_run_id']} ({passed} of {len(d['validation_results'])} checks passed)")
     _say(f"  batches           {', '.join(map(str, d['batch_ids']))}")
+    _say(f"  documentation     {d.get('documentation') or '- (not in this state folder)'}")
     _say(f"  files ({len(d['files'])}):")
     for f in d["files"]:
         _say(

@@ -349,6 +349,8 @@ class DistributedStack:
                 "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + _sqlalchemy_url(self.metadata_url, ""),
                 "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
+                # Airflow's Celery settings, and the workers preload cosmos (govkpi/celery_config.py).
+                "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "govkpi.celery_config.CELERY_CONFIG",
                 # This stack's own queue: tasks default to it and the workers serve only it.
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
@@ -365,7 +367,6 @@ class DistributedStack:
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "true",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.task_log_dir),
-                "AIRFLOW__OPENLINEAGE__DISABLED": "true",
                 # astronomer-cosmos (the warehouse DAG's dbt tasks) sends usage telemetry unless told not to.
                 "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
                 # Where govkpi's callbacks (alerts) write, in any component.
@@ -374,6 +375,10 @@ class DistributedStack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        # OpenLineage into files under the stack's state folder, as compose's default.
+        from govkpi import openlineage
+
+        env.update(openlineage.airflow_env(self.state_dir, {}))
         if self.warehouse_deadline_minutes is not None:
             # Read where the warehouse DAG is parsed (compose sets it for all).
             env["GOVKPI_WAREHOUSE_DEADLINE_MINUTES"] = f"{self.warehouse_deadline_minutes:g}"
@@ -1255,11 +1260,12 @@ def published_kpis(warehouse_url: str) -> list[dict]:
     import psycopg
     from psycopg.rows import dict_row
 
-    from govkpi.cli import KPI_COLUMNS, _json_value
+    from govkpi.cli import KPI_COLUMNS
+    from govkpi.jsonvalues import json_value
 
     with psycopg.connect(warehouse_url, row_factory=dict_row) as conn:
         rows = conn.execute(f"select {', '.join(KPI_COLUMNS)} from marts.fct_kpi_value").fetchall()
-    out = [{c: _json_value(r[c]) for c in KPI_COLUMNS} for r in rows]
+    out = [{c: json_value(r[c]) for c in KPI_COLUMNS} for r in rows]
     return sorted(out, key=lambda r: tuple("" if r[c] is None else str(r[c]) for c in KPI_COLUMNS[:7]))
 
 

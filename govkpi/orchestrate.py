@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from govkpi import openlineage
 from govkpi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,6 @@ def airflow_env(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__OPENLINEAGE__DISABLED": "True",
             # No deadline alert on the warehouse DAG here: `airflow dags test`
             # runs no scheduler to check deadlines, and in Airflow 3.3.2 it
             # fails a successful run of a DAG that has one
@@ -77,6 +77,8 @@ def airflow_env(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
             ),
         }
     )
+    # OpenLineage events into <state>/openlineage/, unless the user chose a transport.
+    env.update(openlineage.airflow_env(settings.state_dir, env))
     return env
 
 

@@ -95,6 +95,8 @@ class SamplePublication:
     url: str
     proc: subprocess.CompletedProcess[str]
     run_results: dict
+    # The OpenLineage event files the run wrote (file transport, <state>/openlineage/).
+    openlineage_files: tuple[Path, ...]
 
 
 @pytest.fixture(scope="session")
@@ -107,11 +109,15 @@ def sample_publication(pg_admin_url: str, state_dir: Path) -> Iterator[SamplePub
     name = f"govkpi_sample_{secrets.token_hex(4)}"
     url = _create_database(pg_admin_url, name)
     try:
+        from govkpi.openlineage import event_files, events_dir
+
+        before = set(event_files(events_dir(state_dir)))
         proc = run_govkpi(["run", "--extracts", str(SAMPLE_DIR)], govkpi_env(url, state_dir))
         assert proc.returncode == 0, f"govkpi run of the samples failed:\n{proc.stdout}\n{proc.stderr}"
         # Read now: the next run in this state folder replaces it.
         run_results = json.loads((state_dir / "dbt" / "target" / "run_results.json").read_text())
-        yield SamplePublication(name, url, proc, run_results)
+        events = tuple(f for f in event_files(events_dir(state_dir)) if f not in before)
+        yield SamplePublication(name, url, proc, run_results, events)
     finally:
         _drop_database(pg_admin_url, name)
 

@@ -118,8 +118,54 @@ def test_audit_commands_list_and_show_publications(env, published_db):
 
     text = run_govkpi(["audit", "publication", "latest"], env)
     assert text.returncode == 0 and f"publication {pub['publication_id']}" in text.stdout
+    assert "documentation" in text.stdout
     missing = run_govkpi(["audit", "publication", "999999"], env)
     assert missing.returncode == 2 and "no publication 999999" in missing.stderr
+
+
+def test_each_publication_keeps_its_documentation_beside_it(sample_publication, state_dir):
+    """dbt docs, the GX Data Docs of the run that passed it, and its log row, in <state>/publications/<id>/."""
+    import re
+
+    pub = latest_publication(sample_publication.url)
+    folder = state_dir / "publications" / str(pub["publication_id"])
+    record = json.loads((folder / "publication.json").read_text(encoding="utf-8"))
+    assert (record["publication_id"], record["dbt_invocation_id"]) == (pub["publication_id"], pub["dbt_invocation_id"])
+    assert {f["file_id"] for f in record["files"]} == set(pub["file_ids"])
+
+    docs = folder / "dbt-docs"
+    manifest = json.loads((docs / "manifest.json").read_text(encoding="utf-8"))
+    catalog = json.loads((docs / "catalog.json").read_text(encoding="utf-8"))
+    marts = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["path"].startswith("marts/")}
+    assert {"fct_kpi_value", "dim_kpi", "fct_certificate"} <= marts
+    # The catalog (columns and their types, from the warehouse) covers every mart.
+    cataloged = {n["metadata"]["name"] for n in catalog["nodes"].values()}
+    assert marts <= cataloged, marts - cataloged
+    static = (docs / "static_index.html").read_text(encoding="utf-8")
+    assert "fct_kpi_value" in static and len(static) > 100_000  # the site with manifest and catalog inlined
+
+    gx = folder / "gx-data-docs"
+    assert "Great Expectations" in (gx / "index.html").read_text(encoding="utf-8")
+    validation_pages = list((gx / "validations").rglob("*.html"))
+    results = sorted((folder / "validations").glob(f"validation_run_{pub['validation_run_id']}_*.json"))
+    assert results and len(validation_pages) == len(results), (len(validation_pages), [p.name for p in results])
+    assert all(json.loads(p.read_text(encoding="utf-8"))["success"] for p in results)
+
+    # The same descriptions, Chinese and English, are the comments BI tools show.
+    cjk, word = re.compile("[\u4e00-\u9fff]"), re.compile("[A-Za-z]{3,}")
+    with psycopg.connect(sample_publication.url) as conn:
+        comments = conn.execute(
+            """
+            select c.relname, obj_description(c.oid, 'pg_class'), a.attname, col_description(c.oid, a.attnum)
+            from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+            where n.nspname = 'marts' and c.relkind = 'r'
+            """
+        ).fetchall()
+    assert {r[0] for r in comments} == marts
+    for table, table_comment, column, column_comment in comments:
+        for text in (table_comment, column_comment):
+            assert text and cjk.search(text) and word.search(text), (table, column, text)
 
 
 def test_verify_matches_then_names_the_tampered_mart(env, published_db):

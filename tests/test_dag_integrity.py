@@ -111,10 +111,10 @@ def test_dags_parse_and_follow_conventions(tmp_path):
     # The dbt project is the build_audit task group: one dbt build, then one
     # task (or group) per seed and model (tests/test_warehouse_dag.py).
     tasks = warehouse["tasks"]
-    assert [t for t in tasks if not t.startswith("build_audit.")] == ["validate_raw", "validate_audit", "publish"]
+    assert [t for t in tasks if not t.startswith("build_audit.")] == ["validate_raw", "validate_audit", "publish", "document"]
     assert {"build_audit.dbt_producer_watcher", "build_audit.dbt_results", "build_audit.fct_kpi_value.run"} <= set(tasks)
     assert len(tasks) > 50
-    for name in ("validate_raw", "build_audit.dbt_producer_watcher", "validate_audit", "publish"):
+    for name in ("validate_raw", "build_audit.dbt_producer_watcher", "validate_audit", "publish", "document"):
         assert tasks[name]["pool"] == "govkpi_warehouse", "warehouse writers share one pool"
         assert tasks[name]["retries"] >= 2 and tasks[name]["exponential_backoff"]
     assert tasks["publish"]["outlets"] == ["govkpi_marts"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 from govkpi.settings import load_settings
@@ -12,6 +13,9 @@ from govkpi.transform import run_dbt
 ROOT = Path(__file__).resolve().parent.parent
 # `dbt parse` needs a profile but never connects.
 UNREACHABLE = "postgresql://nobody@127.0.0.1:9/none"
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+# 3+ ASCII letters, not all capitals (KPI, ISO) nor part of an identifier (dim_area.area_key)
+ENGLISH_WORD = re.compile(r"\b(?=[A-Za-z]*[a-z])[A-Za-z]{3,}\b")
 
 
 def load_checker():
@@ -58,3 +62,42 @@ def test_the_checker_notices_a_kpi_without_unit_test(tmp_path):
     definitions = tmp_path / "kpis.csv"
     definitions.write_text("kpi_code,name_en\na,A\nb,B\n")
     assert load_checker().uncovered_kpi_codes(manifest, definitions) == ["b"]
+
+
+def language_gaps(description: str) -> list[str]:
+    """What a published description lacks to read Chinese first, then English.
+
+    The Chinese text comes first, then a line break or " / ", then the English
+    one. Checking the order, not only that both scripts occur, catches an
+    English-only description that quotes a Chinese term ("Inpatient number (住院号).").
+    """
+    if not description.strip():
+        return ["no description"]
+    chinese, *rest = re.split(r"\n| / ", description.strip(), maxsplit=1)
+    first_han, first_word = CHINESE.search(chinese), ENGLISH_WORD.search(chinese)
+    gaps = []
+    if not first_han or (first_word and first_word.start() < first_han.start()):
+        gaps.append("does not start with Chinese")
+    if not rest or not ENGLISH_WORD.search(rest[0]):
+        gaps.append("no English after the Chinese (a line break or ' / ', then the English text)")
+    return gaps
+
+
+def test_marts_are_documented_in_chinese_and_english(tmp_path):
+    # persist_docs writes these descriptions as table and column comments.
+    run_dbt(load_settings(), UNREACHABLE, ["parse"], target_path=tmp_path / "target")
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    marts = [n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["path"].startswith("marts/")]
+    assert marts
+    for node in marts:
+        assert node["columns"], f"{node['name']} documents no columns"
+        for column_name, column in node["columns"].items():
+            assert column["description"].strip(), f"{node['name']}.{column_name} has no description"
+    problems = [f"{node['name']} (model): {', '.join(gaps)}" for node in marts if (gaps := language_gaps(node["description"]))]
+    problems += [
+        f"{node['name']}.{column_name}: {', '.join(gaps)}"
+        for node in marts
+        for column_name, column in node["columns"].items()
+        if (gaps := language_gaps(column["description"]))
+    ]
+    assert problems == [], "descriptions not in both Chinese and English:\n" + "\n".join(problems)

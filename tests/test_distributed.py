@@ -238,6 +238,29 @@ def test_a_warehouse_run_past_its_deadline_raises_an_alert(one_shot, stack: Dist
     assert ALERT_PREFIX + '{"kind": "deadline_missed"' in triggerer_log
 
 
+def test_the_workers_wrote_openlineage_events_for_the_build(one_shot, stack: DistributedStack):
+    """Compose's default transport, on Celery: task events, and per-node dbt events with column lineage."""
+    from govkpi import openlineage as ol
+
+    events = list(ol.read_events(ol.event_files(ol.events_dir(stack.state_dir))))
+    producer = f"{WAREHOUSE_DAG}.build_audit.dbt_producer_watcher"
+    producer_runs = {e["run"]["runId"] for _, e in events if e["job"]["name"] == producer and e["eventType"] == "COMPLETE"}
+    assert producer_runs, f"no COMPLETE event of {producer} in {ol.events_dir(stack.state_dir)}"
+    kpi_fact = [
+        e
+        for _, e in events
+        if e["eventType"] == "COMPLETE"
+        and e["run"]["facets"].get("parent", {}).get("run", {}).get("runId") in producer_runs
+        and any(o["name"].endswith(".marts_audit.fct_kpi_value") and "columnLineage" in o.get("facets", {}) for o in e.get("outputs", []))
+    ]
+    assert kpi_fact, "no dbt event with column lineage for fct_kpi_value, child of a producer task"
+    spec = ol.default_spec_dir()
+    if spec is not None:  # tests/test_openlineage.py skips, saying why, where the schemas are absent
+        validator = ol.SpecValidator(spec)
+        invalid = [p for path, e in events for p in validator.errors(path, e)]
+        assert not invalid, "\n".join(map(str, invalid[:10]))
+
+
 def test_backfill_2023_month_by_month_publishes_what_the_one_shot_did(
     one_shot, stack: DistributedStack, api: AirflowApi
 ):

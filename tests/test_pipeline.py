@@ -213,11 +213,15 @@ def test_no_resident_id_in_clear_anywhere(second_run, published_db, state_dir):
     # Airflow's logs and XCom (task return values) are just as much records.
     texts = [p.read_text(errors="replace") for p in state_dir.rglob("*.log")]
     texts += [p.read_text(errors="replace") for p in (state_dir / "airflow" / "logs").rglob("*") if p.is_file()]
+    # OpenLineage events carry SQL, schemas and row counts, never rows.
+    lineage = list((state_dir / "openlineage").glob("*.json"))
+    assert lineage
+    texts += [p.read_text(errors="replace") for p in lineage]
     with sqlite3.connect(state_dir / "airflow" / "airflow.db") as meta:
         texts += [str(v) for (v,) in meta.execute("select value from xcom").fetchall()]
     assert texts
     leaked = [i for i in sample_ids if any(i in t or i.lower() in t for t in texts)]
-    assert not leaked, f"{len(leaked)} sample ID numbers appear in Airflow logs or XCom"
+    assert not leaked, f"{len(leaked)} sample ID numbers appear in Airflow logs, XCom or OpenLineage events"
 
 
 def test_bi_role_reads_marts_and_nothing_else(second_run, published_db):

@@ -171,21 +171,24 @@ def test_dependencies_are_dbts(warehouse_dag, manifest):
 def test_dbt_build_sits_between_the_raw_check_and_the_gate(warehouse_dag):
     tasks = warehouse_dag["tasks"]
     non_dbt = [t for t in tasks if not t.startswith(GROUP + ".")]
-    assert non_dbt == ["validate_raw", "validate_audit", "publish"]
+    assert non_dbt == ["validate_raw", "validate_audit", "publish", "document"]
     assert tasks[PRODUCER]["upstream"] == ["validate_raw"]
     assert tasks["validate_raw"]["downstream"] == [PRODUCER], "nothing of dbt starts before the raw check"
     leaves = {t for t, spec in tasks.items() if t.startswith(GROUP + ".") and spec["downstream"] == ["validate_audit"]}
     assert set(tasks["validate_audit"]["upstream"]) == leaves
-    assert all(spec["downstream"] for spec in tasks.values() if spec is not tasks["publish"]), "no dangling task"
+    assert all(spec["downstream"] for spec in tasks.values() if spec is not tasks["document"]), "no dangling task"
     assert f"{GROUP}.fct_kpi_value.test" in leaves and f"{GROUP}.dbt_results" in leaves
     assert tasks["publish"]["upstream"] == ["validate_audit"]
+    # The publication's documentation is written after it, never before: a
+    # documentation failure cannot hold back a publication that passed.
+    assert tasks["document"]["upstream"] == ["publish"]
     # Retries with backoff everywhere; dbt's own verdicts are not retried
     # (DbtRetryPolicy); warehouse writers share the pool.
     for task_id, spec in tasks.items():
         assert spec["retries"] >= 2, task_id
         if task_id.startswith(GROUP + ".") and spec["operator"].startswith("Dbt"):
             assert spec["retry_policy"] == "DbtRetryPolicy", task_id
-    for task_id in ("validate_raw", PRODUCER, "validate_audit", "publish"):
+    for task_id in ("validate_raw", PRODUCER, "validate_audit", "publish", "document"):
         assert tasks[task_id]["pool"] == WAREHOUSE_POOL, task_id
 
 
@@ -363,7 +366,7 @@ def test_failing_model_test_stops_publication_at_that_models_task(published, pub
     assert states[f"{GROUP}.stg_hrss__training_classes.test"] == ("failed", 1)
     assert states[f"{GROUP}.dbt_results"][0] == "success", "every failure shows at its model's task"
     # Everything downstream of it does not run: models, the gate, publish.
-    for task_id in (f"{GROUP}.dim_training_class.run", f"{GROUP}.fct_kpi_value.run", "validate_audit", "publish"):
+    for task_id in (f"{GROUP}.dim_training_class.run", f"{GROUP}.fct_kpi_value.run", "validate_audit", "publish", "document"):
         assert states[task_id][0] == "upstream_failed", task_id
     # Other branches of the project are unaffected.
     assert states[f"{GROUP}.dim_ward.test"][0] == "success"

@@ -53,6 +53,7 @@ logging.getLogger("openlineage.common.provider.dbt").setLevel(logging.ERROR)
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 MANIFEST = manifest_path(DBT_PROJECT_DIR)
+PROFILE_NAME, TARGET_NAME = "govkpi", "default"
 INVOCATION_XCOM_KEY = "dbt_invocation_id"
 FAILURES_XCOM_KEY = "dbt_failures"
 # Every data test's and unit test's verdict, for the validation run (expectations.gate).
@@ -83,7 +84,7 @@ def connection_env(context: Any, operator: Any) -> None:
 
 
 def record_invocation(project_dir: str, context: Any = None, **_: Any) -> None:
-    """Cosmos callback after each dbt command: keep run_results.json, push the invocation id, name failures.
+    """Cosmos callback after each dbt command: keep run_results.json, push the invocation id, name failures, emit lineage.
 
     run_results.json is copied to `<GOVKPI_STATE_DIR>/dbt/target/` (cosmos
     runs dbt in a temporary copy of the project). Failed nodes are logged as
@@ -103,7 +104,11 @@ def record_invocation(project_dir: str, context: Any = None, **_: Any) -> None:
     if invocation_id and context is not None:
         context["ti"].xcom_push(key=INVOCATION_XCOM_KEY, value=invocation_id)
     if context is not None:
+        from govkpi.openlineage import emit_dbt_events
         from govkpi.transform import dbt_test_outcomes
+
+        # A START and COMPLETE/FAIL event per dbt node, children of this task's run (docs/adr/0011).
+        emit_dbt_events(project_dir, context["ti"], profile_name=PROFILE_NAME, target=TARGET_NAME)
 
         tests = dbt_test_outcomes(results, json.loads(MANIFEST.read_text()))
         context["ti"].xcom_push(key=TESTS_XCOM_KEY, value=tests)
@@ -169,8 +174,8 @@ def dbt_task_group(group_id: str, *, pool: str) -> DbtTaskGroup:
             install_dbt_deps=False,
         ),
         profile_config=ProfileConfig(
-            profile_name="govkpi",
-            target_name="default",
+            profile_name=PROFILE_NAME,
+            target_name=TARGET_NAME,
             profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
         ),
         execution_config=ExecutionConfig(

@@ -1,0 +1,100 @@
+"""Documentation an auditor can open, produced for each publication and kept beside it.
+
+`<GOVKPI_STATE_DIR>/publications/<publication id>/` holds:
+
+- `dbt-docs/`: `dbt docs generate --static` of the project as published
+  (`static_index.html` opens without a server; `index.html`,
+  `manifest.json` and `catalog.json` serve `dbt docs serve`-style hosting):
+  every model's SQL (as written and compiled), columns, tests and lineage
+  graph, with the catalog of the build that was published. Descriptions
+  are in Chinese and English, as the table and column comments in
+  PostgreSQL.
+- `gx-data-docs/`: the Great Expectations Data Docs of the validation run
+  that passed the publication (`index.html`), with `validations/`, the
+  run's full GX results as JSON.
+- `publication.json`: the publication's log row with its files and checks,
+  as `govkpi audit publication ID --json` prints it.
+
+The folder is written whole under a temporary name and renamed into
+place, so a folder that exists is complete. The warehouse DAG's `document`
+task writes it right after `publish`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import psycopg
+
+from govkpi.jsonvalues import jsonable
+from govkpi.settings import Settings
+from ingestion.errors import GovkpiError
+
+log = logging.getLogger(__name__)
+
+PUBLICATIONS_SUBDIR = "publications"
+# What dbt's docs site needs; the rest of the target folder (compiled SQL, run
+# results of the generate step, partial-parse state) is not documentation.
+DBT_DOCS_FILES = ("static_index.html", "index.html", "manifest.json", "catalog.json")
+
+
+class DocsUnavailable(GovkpiError):
+    """A publication's documentation cannot be produced (named input missing)."""
+
+
+def publication_dir(settings: Settings, publication_id: int) -> Path:
+    return settings.state_dir / PUBLICATIONS_SUBDIR / str(publication_id)
+
+
+def document_publication(settings: Settings, warehouse_url: str, publication_id: int) -> Path:
+    """Write the publication's documentation folder; returns it."""
+    from expectations.gate import data_docs_dir
+    from govkpi import audit
+    from govkpi.transform import run_dbt
+
+    with psycopg.connect(warehouse_url) as conn:
+        record = audit.publication(conn, publication_id)
+    validation_run_id = record["validation_run_id"]
+    validations = settings.state_dir / "validations"
+    gx_docs = data_docs_dir(validations, validation_run_id) if validation_run_id is not None else None
+    if gx_docs is None or not (gx_docs / "index.html").is_file():
+        raise DocsUnavailable(
+            f"publication {publication_id}: the Data Docs of its validation run {validation_run_id} are not in "
+            f"{validations} (built there by the gate of the run that published it); "
+            "documentation can only be produced on the machine, or volume, that ran that gate"
+        )
+
+    final = publication_dir(settings, publication_id)
+    partial = final.with_name(final.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+
+    # dbt's docs: the project's graph, descriptions and, from the warehouse, the catalog.
+    work = partial / "dbt-target"
+    run_dbt(settings, warehouse_url, ["docs", "generate", "--static"], target_path=work)
+    (partial / "dbt-docs").mkdir()
+    for name in DBT_DOCS_FILES:
+        shutil.copyfile(work / name, partial / "dbt-docs" / name)
+    shutil.rmtree(work)
+    shutil.rmtree(partial / "logs", ignore_errors=True)  # run_dbt's log folder beside the target
+
+    shutil.copytree(gx_docs, partial / "gx-data-docs")
+    results = sorted(validations.glob(f"validation_run_{validation_run_id}_*.json"))
+    (partial / "validations").mkdir()
+    for path in results:
+        shutil.copyfile(path, partial / "validations" / path.name)
+
+    (partial / "publication.json").write_text(
+        json.dumps(jsonable(record), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    if final.exists():
+        shutil.rmtree(final)
+    partial.rename(final)
+    log.info(
+        "publication %s documented in %s (dbt docs, GX Data Docs of validation run %s, %d result files)",
+        publication_id, final, validation_run_id, len(results),
+    )
+    return final
