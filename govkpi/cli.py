@@ -104,6 +104,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_summary(url)
     _say(f"\nDone in {time.monotonic() - started:.0f} s. Published schema: marts. Warehouse URL: {url}")
     _say("Query it: .venv/bin/govkpi kpi --year 2023   |   psql \"$(.venv/bin/govkpi warehouse url)\"")
+    _say(
+        f"Audit it: .venv/bin/govkpi audit publication latest   |   docs in {settings.state_dir / 'publications'}   |   "
+        f"OpenLineage events in {settings.state_dir / 'openlineage'}"
+    )
     return 0
 
 

@@ -163,7 +163,7 @@ def test_workers_preload_the_warehouse_dags_imports_with_airflows_celery_setting
         "import sys, json\n"
         "from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG\n"
         "from govkpi import celery_config\n"
-        "assert 'cosmos' not in sys.modules\n"
+        "assert 'dag_support.dbt' not in sys.modules\n"
         "failed = celery_config.preload()\n"
         "print(json.dumps([failed, celery_config.CELERY_CONFIG == DEFAULT_CELERY_CONFIG, 'dag_support.dbt' in sys.modules]))\n"
     )

@@ -312,9 +312,13 @@ def test_consistent_audit_build_passes_and_every_check_is_stored(
         (result.validation_run_id,),
     ).fetchone()
     assert run is not None and run[:4] == ("test pass", schema, True, True) and run[4]
-    written = sorted(p.name for p in tmp_path.iterdir())
+    written = sorted(p.name for p in tmp_path.glob("*.json"))
     assert f"validation_run_{result.validation_run_id}_fct_kpi_value.json" in written
     assert json.loads((tmp_path / written[0]).read_text(encoding="utf-8"))["success"] is True
+    # The run's GX Data Docs, a page per suite validated.
+    docs = tmp_path / f"data_docs_run_{result.validation_run_id}"
+    assert "Great Expectations" in (docs / "index.html").read_text(encoding="utf-8")
+    assert len(list((docs / "validations").rglob("*.html"))) == len(written)
 
 
 def test_lost_raw_row_fails_manifest_vs_raw_naming_the_extract(

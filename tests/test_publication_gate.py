@@ -12,10 +12,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import copy_samples, govkpi_env, marts_fingerprint, run_dag, run_govkpi
+from conftest import copy_samples, govkpi_env, marts_fingerprint, run_govkpi
 from stdnum.cn import ric
 
-from govkpi.orchestrate import INGEST_DAGS, WAREHOUSE_DAG
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
@@ -81,34 +80,3 @@ def test_contract_violation_fails_at_validation_and_keeps_marts(published, publi
         assert failed >= 1
     rows = run_govkpi(["kpi", "--kpi", "hrss_trainees", "--year", "2023"], env)
     assert rows.returncode == 0 and "571" in rows.stdout
-
-
-def test_failing_dbt_test_stops_before_validation(published, published_db):
-    landing, env = published
-    before = marts_fingerprint(published_db)
-    # A placement for a class that does not exist: it loads (every cell is
-    # valid) but the relationships test from the placement fact to the class
-    # dimension fails in dbt build, so nothing reaches validation.
-    folder = landing / "hrss" / "2024-02"
-    folder.mkdir()
-    import openpyxl
-
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(["姓名", "公民身份号码", "培训班级", "就业单位", "单位类型", "就业日期", "就业形式", "月工资（元）"])
-    body = "34012119900101301"
-    sheet.append(["测试", body + ric.calc_check_digit(body + "0"), "XX-2024-99", "九创工业园", "企业", "2024-02-20", "单位就业", 3000])
-    book.save(folder / "就业跟踪台账_2024-02.xlsx")
-    (folder / "_DELIVERED").write_text("test delivery\n")
-
-    # The DAGs `govkpi run` would run, minus the departments with nothing new
-    # (its output is checked by the test above).
-    dag_env = {**env, "GOVKPI_LANDING_DIR": str(landing)}
-    loaded = run_dag(dag_env, INGEST_DAGS["hrss"], conf={"scope": "all"})
-    assert loaded.ok, loaded.errors
-    result = run_dag(dag_env, WAREHOUSE_DAG)
-
-    assert result.state == "failed"
-    assert result.failed_tasks == ["build_audit.fct_job_placement.test"], result.errors
-    assert any("DbtFailed" in line for line in result.errors), result.errors
-    assert marts_fingerprint(published_db) == before

@@ -8,9 +8,10 @@
 - Nothing secret is rendered: the warehouse password never reaches the
   serialized DAG; dbt gets it at run time (`connection_env`), masked.
 - A real run (PostgreSQL, Airflow): the sample data is published, then a raw
-  row is changed so that a staging model's `unique` test fails. The next
-  warehouse run fails at that model's `test` task and nowhere else, publish
-  does not run, and the published marts stay exactly as they were.
+  row is changed so that a relationships test of fct_job_placement fails.
+  The next warehouse run fails at that model's `test` task and nowhere else
+  (not at the test's other parent), nothing downstream runs, publish does
+  not run, and the published marts stay exactly as they were.
 
 Airflow is imported only in child processes with their own AIRFLOW_HOME.
 """
@@ -333,40 +334,45 @@ def test_publication_records_the_dbt_build_invocation(published, published_db, s
 @pytest.mark.integration
 @pytest.mark.airflow
 def test_failing_model_test_stops_publication_at_that_models_task(published, published_db, state_dir):
+    """A relationships test fails: only the model it is defined on shows red, and nothing downstream runs.
+
+    One placement's class is changed in raw to a class that does not exist.
+    Row counts are unchanged, so the raw check passes and dbt runs; the
+    relationships test from fct_job_placement to dim_training_class then
+    fails. It has two parents; it is defined on fct_job_placement, and only
+    that model's `test` task fails (not dim_training_class's).
+    """
     from govkpi import orchestrate
 
     before = marts_fingerprint(published_db)
     assert before and before["fct_kpi_value"].split(":")[0] != "0"
     with psycopg.connect(published_db, autocommit=True) as conn:
         publications = conn.execute("select count(*) from audit.publication").fetchone()[0]
-        # Two classes of a current file; the second gets the first one's id.
-        # Row counts are unchanged, so the raw check passes and dbt runs; the
-        # `unique` test of stg_hrss__training_classes.class_id then fails.
-        (first, _, _), (_, file_id, row_number) = conn.execute(
-            "select class_id, source_file_id, source_row_number from staging.stg_hrss__training_classes "
-            "order by class_id limit 2"
-        ).fetchall()
-        conn.execute(
-            "update raw.hrss_training_class set class_id = %s where _file_id = %s and _row_number = %s",
-            (first, file_id, row_number),
-        )
+        changed = conn.execute(
+            "update raw.hrss_placement set class_id = 'XX-2024-99' "
+            "where (_file_id, _row_number) = (select _file_id, _row_number from raw.hrss_placement "
+            "order by _file_id, _row_number limit 1)"
+        ).rowcount
+        assert changed == 1
 
     result = run_dag(published, orchestrate.WAREHOUSE_DAG)
 
     assert result.state == "failed"
-    assert result.failed_tasks == [f"{GROUP}.stg_hrss__training_classes.test"], result.errors
+    assert result.failed_tasks == [f"{GROUP}.fct_job_placement.test"], result.errors
     assert any("DbtFailed" in line for line in result.errors), result.errors
-    assert any("unique_stg_hrss__training_classes_class_id" in line for line in result.errors), result.errors
+    assert any("relationships_fct_job_placement_training_class_key" in line for line in result.errors), result.errors
     states = task_states(state_dir, result.run_id)
     assert states["validate_raw"][0] == "success"
     # dbt ran to the end and reported the failure: the build task is skipped,
     # the model itself built, its test task failed once (no retries).
     assert states[PRODUCER][0] == "skipped"
-    assert states[f"{GROUP}.stg_hrss__training_classes.run"][0] == "success"
-    assert states[f"{GROUP}.stg_hrss__training_classes.test"] == ("failed", 1)
+    assert states[f"{GROUP}.fct_job_placement.run"][0] == "success"
+    assert states[f"{GROUP}.fct_job_placement.test"] == ("failed", 1)
+    # The test's other parent is not blamed.
+    assert states[f"{GROUP}.dim_training_class.test"][0] == "success"
     assert states[f"{GROUP}.dbt_results"][0] == "success", "every failure shows at its model's task"
     # Everything downstream of it does not run: models, the gate, publish.
-    for task_id in (f"{GROUP}.dim_training_class.run", f"{GROUP}.fct_kpi_value.run", "validate_audit", "publish", "document"):
+    for task_id in (f"{GROUP}.int_kpi_measure_events_unioned.run", f"{GROUP}.fct_kpi_value.run", "validate_audit", "publish", "document"):
         assert states[task_id][0] == "upstream_failed", task_id
     # Other branches of the project are unaffected.
     assert states[f"{GROUP}.dim_ward.test"][0] == "success"
