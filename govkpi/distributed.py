@@ -1182,17 +1182,25 @@ def wait_for_publication(
         time.sleep(poll)
 
 
-def run_one_shot(stack: DistributedStack, api: AirflowApi, *, timeout: float = 600, conf: dict | None = None) -> PipelineOutcome:
-    """The one-shot load through the REST API: unpause, trigger each ingest DAG, wait for the publication.
+def run_one_shot(
+    stack: DistributedStack,
+    api: AirflowApi,
+    *,
+    timeout: float = 600,
+    conf: dict | None = None,
+    dag_ids: Iterable[str] = INGEST_DAGS.values(),
+) -> PipelineOutcome:
+    """The one-shot load through the REST API: unpause, trigger the ingest DAGs, wait for the publication.
 
     The ingest runs get conf {"scope": "all"}: every complete delivery in
-    the landing folder, as `govkpi run` loads it.
+    the landing folder, as `govkpi run` loads it. `dag_ids`: which ingest
+    DAGs to trigger (all three by default).
     """
     started = time.monotonic()
     deadline = started + timeout
     before = latest_publication(stack.warehouse_url)
     unpause_all(api)
-    runs = trigger_ingests(api, conf={"scope": "all"} if conf is None else conf)
+    runs = trigger_ingests(api, conf={"scope": "all"} if conf is None else conf, dag_ids=dag_ids)
     wait_for_runs(stack, api, runs, deadline=deadline)
     publication, warehouse_runs = wait_for_publication(
         stack, api, deadline=deadline, since_publication=before.publication_id if before else 0

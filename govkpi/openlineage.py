@@ -1,7 +1,8 @@
 """OpenLineage: where govkpi's events go, the dbt node events, and reading them back.
 
 Airflow's OpenLineage provider emits an event when each task starts and
-ends (and for each DAG run). govkpi adds, from the warehouse build's
+ends (and for each DAG run), except cosmos' per-node watcher tasks, which
+run nothing themselves. govkpi adds, from the warehouse build's
 `dbt build`, one START and one COMPLETE (or FAIL) event per dbt model, seed
 and test, as `dbt-ol` would, each the child of the Airflow task that ran the
 build (`ParentRunFacet`); model events carry the model's input and output
@@ -39,6 +40,11 @@ _TRANSPORT_SETTINGS = (
     "OPENLINEAGE_URL",
     "OPENLINEAGE_CONFIG",
 )
+# Cosmos' per-node watcher tasks (docs/adr/0007): no OpenLineage events of their own (docs/adr/0011).
+WATCHER_OPERATORS = tuple(
+    f"cosmos.operators.watcher.{name}"
+    for name in ("DbtSeedWatcherOperator", "DbtRunWatcherOperator", "DbtTestWatcherOperator", "DbtSnapshotWatcherOperator", "DbtSourceWatcherOperator")
+)
 # Who wrote the dbt node events: OpenLineage's dbt processor (as dbt-ol).
 DBT_PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/{version}/integration/common"
 
@@ -64,6 +70,12 @@ def airflow_env(state_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
     # event: the client (and its transport) is then made once per process,
     # not once per event; a task with a hundred dbt nodes has 200 events.
     env["AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD"] = environ.get("AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD", "true")
+    # The warehouse DAG's per-node cosmos tasks only read the result of the
+    # build's own `dbt build`: their events would carry no datasets, and the
+    # model's lineage is in its dbt event (a child of the build task).
+    env["AIRFLOW__OPENLINEAGE__DISABLED_FOR_OPERATORS"] = environ.get(
+        "AIRFLOW__OPENLINEAGE__DISABLED_FOR_OPERATORS", ";".join(WATCHER_OPERATORS)
+    )
     if not any(environ.get(name) for name in _TRANSPORT_SETTINGS):
         events_dir(state_dir).mkdir(parents=True, exist_ok=True)
         env["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(file_transport(state_dir))

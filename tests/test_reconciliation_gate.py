@@ -1,9 +1,10 @@
 """Rows lost or doubled behind the loader's back fail the gate, and the published marts stay.
 
 Starts from a copy of the published sample warehouse (conftest), tampers
-with `raw.health_medical_aid` directly (as a broken script or a careless
-hand would), and checks that the next warehouse DAG run fails at its first
-task, `validate_raw`, naming the reconciliation that broke, and publishes
+with raw tables directly (as a broken script or a careless hand would: a
+row of `raw.health_medical_aid` deleted, one of `raw.enf_case` doubled),
+and checks that the next warehouse DAG run fails at its first task,
+`validate_raw`, naming each reconciliation that broke, and publishes
 nothing.
 """
 
@@ -33,38 +34,22 @@ def rerun_warehouse(env: dict[str, str]) -> str:
     return "\n".join(result.errors)
 
 
-def test_deleted_raw_row_fails_manifest_vs_raw(published, published_db):
+def test_lost_and_doubled_raw_rows_fail_manifest_vs_raw_naming_each_extract(published, published_db):
+    """One row deleted from one raw table and one doubled in another: one run fails, naming both."""
     env = published
     before = marts_fingerprint(published_db)
     with psycopg.connect(published_db, autocommit=True) as conn:
         deleted = conn.execute(
-            "delete from raw.health_medical_aid where ctid = (select min(ctid) from raw.health_medical_aid) "
-            "returning *"
+            "delete from raw.health_medical_aid where ctid = (select min(ctid) from raw.health_medical_aid) returning 1"
         ).fetchall()
         assert len(deleted) == 1
-    try:
-        out = rerun_warehouse(env)
-        assert "manifest vs raw: health_medical_aid" in out, out
-        assert marts_fingerprint(published_db) == before
-    finally:
-        with psycopg.connect(published_db, autocommit=True) as conn, conn.cursor() as cur:
-            columns = [d.name for d in conn.execute("select * from raw.health_medical_aid limit 0").description]
-            cur.execute(
-                f"insert into raw.health_medical_aid ({', '.join(columns)}) values ({', '.join(['%s'] * len(columns))})",
-                deleted[0],
-            )
-
-
-def test_duplicated_raw_row_fails_manifest_vs_raw(published, published_db):
-    env = published
-    before = marts_fingerprint(published_db)
-    with psycopg.connect(published_db, autocommit=True) as conn:
-        conn.execute(
-            "insert into raw.health_medical_aid select * from raw.health_medical_aid "
-            "where ctid = (select max(ctid) from raw.health_medical_aid)"
-        )
+        doubled = conn.execute(
+            "insert into raw.enf_case select * from raw.enf_case where ctid = (select max(ctid) from raw.enf_case)"
+        ).rowcount
+        assert doubled == 1
     out = rerun_warehouse(env)
     assert "manifest vs raw: health_medical_aid" in out, out
+    assert "manifest vs raw: enf_case" in out, out
     assert marts_fingerprint(published_db) == before
     published_total = run_govkpi(["kpi", "--kpi", "health_medical_aid_yuan", "--year", "2023"], env)
     assert published_total.returncode == 0 and "690879.03" in published_total.stdout
