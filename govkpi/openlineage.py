@@ -156,6 +156,21 @@ def read_events(files: Iterable[Path]) -> Iterator[tuple[Path, dict[str, Any]]]:
                 yield path, json.loads(line)
 
 
+def child_completes(events: Iterable[dict[str, Any]], parent_job: str) -> tuple[set[str], list[dict[str, Any]]]:
+    """The runs of `parent_job` (its COMPLETE events), and the COMPLETE events whose ParentRunFacet names one of them.
+
+    For the warehouse build task, the children are its dbt node events.
+    """
+    events = list(events)
+    runs = {e["run"]["runId"] for e in events if e["job"]["name"] == parent_job and e["eventType"] == "COMPLETE"}
+    children = [
+        e
+        for e in events
+        if e["eventType"] == "COMPLETE" and e["run"]["facets"].get("parent", {}).get("run", {}).get("runId") in runs
+    ]
+    return runs, children
+
+
 # ---- validation against the specification's JSON schemas -------------------
 
 SPEC_BASE = "https://openlineage.io/spec/"

@@ -73,13 +73,14 @@ def document_publication(settings: Settings, warehouse_url: str, publication_id:
     partial.mkdir(parents=True)
 
     # dbt's docs: the project's graph, descriptions and, from the warehouse, the catalog.
-    work = partial / "dbt-target"
+    # The target folder is kept from one publication to the next: dbt's
+    # partial-parse state in it makes the next parse incremental (about 10 s
+    # instead of 18 for the whole step on 2 cores).
+    work = settings.state_dir / "dbt" / "docs-target"
     run_dbt(settings, warehouse_url, ["docs", "generate", "--static"], target_path=work)
     (partial / "dbt-docs").mkdir()
     for name in DBT_DOCS_FILES:
         shutil.copyfile(work / name, partial / "dbt-docs" / name)
-    shutil.rmtree(work)
-    shutil.rmtree(partial / "logs", ignore_errors=True)  # run_dbt's log folder beside the target
 
     shutil.copytree(gx_docs, partial / "gx-data-docs")
     results = sorted(validations.glob(f"validation_run_{validation_run_id}_*.json"))

@@ -263,14 +263,12 @@ def test_the_workers_wrote_openlineage_events_for_the_build(one_shot, stack: Dis
 
     events = list(ol.read_events(ol.event_files(ol.events_dir(stack.state_dir))))
     producer = f"{WAREHOUSE_DAG}.build_audit.dbt_producer_watcher"
-    producer_runs = {e["run"]["runId"] for _, e in events if e["job"]["name"] == producer and e["eventType"] == "COMPLETE"}
+    producer_runs, children = ol.child_completes((e for _, e in events), producer)
     assert producer_runs, f"no COMPLETE event of {producer} in {ol.events_dir(stack.state_dir)}"
     kpi_fact = [
         e
-        for _, e in events
-        if e["eventType"] == "COMPLETE"
-        and e["run"]["facets"].get("parent", {}).get("run", {}).get("runId") in producer_runs
-        and any(o["name"].endswith(".marts_audit.fct_kpi_value") and "columnLineage" in o.get("facets", {}) for o in e.get("outputs", []))
+        for e in children
+        if any(o["name"].endswith(".marts_audit.fct_kpi_value") and "columnLineage" in o.get("facets", {}) for o in e.get("outputs", []))
     ]
     assert kpi_fact, "no dbt event with column lineage for fct_kpi_value, child of a producer task"
     spec = ol.default_spec_dir()

@@ -132,15 +132,10 @@ def test_each_mart_built_by_dbt_has_its_own_event_with_column_lineage_for_every_
             columns.setdefault(table, set()).add(column)
     assert set(columns) == set(marts)
 
-    producer_runs = {
-        e["run"]["runId"] for _, e in events if e["job"]["name"] == f"{WAREHOUSE_DAG}.{PRODUCER_TASK}" and e["eventType"] == "COMPLETE"
-    }
+    producer_runs, children = ol.child_completes((e for _, e in events), f"{WAREHOUSE_DAG}.{PRODUCER_TASK}")
     assert len(producer_runs) == 1, producer_runs
     dbt_completes: dict[str, dict] = {}
-    for _, event in events:
-        parent = event["run"]["facets"].get("parent", {})
-        if event["eventType"] != "COMPLETE" or parent.get("run", {}).get("runId") not in producer_runs:
-            continue
+    for event in children:
         for output in event.get("outputs", []):
             schema, table = output["name"].split(".")[-2:]
             if schema == "marts_audit":
