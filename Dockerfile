@@ -39,9 +39,9 @@ RUN pip install --no-deps -e /opt/govkpi/app \
     && python -m compileall -q /opt/govkpi/app/govkpi /opt/govkpi/app/ingestion \
        /opt/govkpi/app/expectations /opt/govkpi/app/dags
 
-# The warehouse DAG renders one task per dbt model from dbt's manifest
-# (docs/adr/0007): `dbt parse` (no database) builds it into the image, so
-# parsing the DAGs never runs dbt and the source tree may be read-only.
+# dbt's manifest, which `govkpi lineage` reads the models' graph from:
+# `dbt parse` (no database) builds it into the image, so the source tree
+# may be read-only.
 RUN python -m govkpi.transform
 
 # The non-root user. Group 0 and group-writable state folders, as in the
@@ -62,9 +62,7 @@ ENV HOME=/opt/govkpi/home \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
     GOVKPI_STATE_DIR=/opt/govkpi/state \
     GOVKPI_LANDING_DIR=/opt/govkpi/landing \
-    DBT_SEND_ANONYMOUS_USAGE_STATS=false \
-    AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
-    AIRFLOW__COSMOS__CACHE_DIR=/opt/govkpi/state/cosmos
+    DBT_SEND_ANONYMOUS_USAGE_STATS=false
 
 USER ${GOVKPI_UID}:0
 WORKDIR /opt/govkpi/app

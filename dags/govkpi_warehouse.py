@@ -6,22 +6,21 @@ departments together.
 
 0. `validate_raw`: the manifest is reconciled with the raw tables (a row lost
    or doubled behind the loader's back fails here, named as such).
-1. `build_audit`: the dbt project, one task per seed and model (a group
-   `<model>` with `run` and `test` when it has data tests), into the
-   write-audit-publish candidate schema `marts_audit`. One `dbt build`
-   (`build_audit.dbt_producer_watcher`) runs seeds, models, data tests and
-   unit tests, as a bare `dbt build` would; each model's tasks then report
-   what dbt did to it. A failing test fails its model's `test` task and
-   nothing downstream of it runs (docs/adr/0007).
+1. `build_audit`: one `dbt build` of seeds, models, data tests and unit
+   tests into the write-audit-publish candidate schema `marts_audit`, as a
+   bare `dbt build` would, and dbt's docs of it from the same process
+   (docs/adr/0014). A failing test fails this task, naming the test, the
+   model it is defined on and what dbt skipped because of it; each dbt node
+   has its own OpenLineage events, children of this task.
 2. `validate_audit`: the Great Expectations gate (`expectations/`) checks the
    candidate: reconciliation of row counts against the load manifest, the KPI
-   contract, ranges and null rates. Results go to `audit.validation_result`.
+   contract, ranges and null rates. Results go to `audit.validation_result`,
+   with the verdict of every dbt test of the build.
 3. `publish`: only if both passed, `marts_audit` becomes `marts` in one
    transaction, with the BI grants and a row in `audit.publication` (with
    the dbt invocation id of the build).
-
 4. `document`: the publication's documentation, kept beside it in
-   `<state>/publications/<id>/`: dbt docs (Chinese and English
+   `<state>/publications/<id>/`: the build's dbt docs (Chinese and English
    descriptions), the GX Data Docs of the validation run, the log row.
 
 A failure at any step up to `publish` leaves the previous publication in `marts` untouched;
@@ -30,11 +29,13 @@ the failed task's log names the check that failed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pendulum
 from airflow.sdk import AssetAny, dag, task
 
 from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS, WAREHOUSE_POOL, fail_fast, warehouse_deadline
-from dag_support.dbt import INVOCATION_XCOM_KEY, TESTS_XCOM_KEY, dbt_task_group, dbt_task_ids, producer_task_id
+from dag_support.dbt import INVOCATION_XCOM_KEY, TESTS_XCOM_KEY
 
 
 @dag(
@@ -60,11 +61,19 @@ def govkpi_warehouse():
             return validate(run_label=context["run_id"])
 
     @task(pool=WAREHOUSE_POOL)
+    def build_audit(**context) -> str:
+        """One dbt build (and its docs) into marts_audit; returns where the docs wait for `document`."""
+        from dag_support.dbt import build_candidate
+
+        with fail_fast():
+            return build_candidate(context["ti"])
+
+    @task(pool=WAREHOUSE_POOL)
     def validate_audit(**context) -> int:
         """The GX gate on marts_audit, with the build's dbt test verdicts; returns the passing validation run's id."""
         from govkpi.pipeline import validate_audit as validate
 
-        dbt_results = context["ti"].xcom_pull(task_ids=producer, key=TESTS_XCOM_KEY) or []
+        dbt_results = context["ti"].xcom_pull(task_ids="build_audit", key=TESTS_XCOM_KEY) or []
         with fail_fast():
             return validate(run_label=context["run_id"], dbt_results=dbt_results)
 
@@ -73,13 +82,7 @@ def govkpi_warehouse():
         """Swap marts_audit in as marts, atomically, and log the publication."""
         from govkpi.pipeline import publish as do_publish
 
-        ti = context["ti"]
-        # The one `dbt build`; if it was retried, the per-model runs that
-        # replaced it each have their own invocation.
-        invocation = ti.xcom_pull(task_ids=producer, key=INVOCATION_XCOM_KEY)
-        if not invocation:
-            found = ti.xcom_pull(task_ids=dbt_tasks, key=INVOCATION_XCOM_KEY) or []
-            invocation = ",".join(dict.fromkeys(i for i in found if i)) or None
+        invocation = context["ti"].xcom_pull(task_ids="build_audit", key=INVOCATION_XCOM_KEY)
         with fail_fast():
             return do_publish(
                 validation_run_id=validation_run_id,
@@ -89,22 +92,20 @@ def govkpi_warehouse():
             ).publication_id
 
     @task(pool=WAREHOUSE_POOL)
-    def document(publication_id: int) -> str:
-        """dbt docs and the GX Data Docs of this publication, kept beside it (<state>/publications/<id>/)."""
+    def document(publication_id: int, dbt_docs: str) -> str:
+        """The build's dbt docs and the GX Data Docs of this publication, kept beside it (<state>/publications/<id>/)."""
         from govkpi.publication_docs import document_publication
         from govkpi.settings import load_settings
 
         settings = load_settings()
         with fail_fast():
-            return str(document_publication(settings, settings.require_warehouse_url(), publication_id))
+            return str(document_publication(settings, settings.require_warehouse_url(), publication_id, Path(dbt_docs)))
 
     raw_checked = validate_raw()
-    build_audit = dbt_task_group("build_audit", pool=WAREHOUSE_POOL)
-    producer = producer_task_id(build_audit)
-    dbt_tasks = dbt_task_ids(build_audit)
+    built = build_audit()
     validated = validate_audit()
-    raw_checked >> build_audit >> validated
-    document(publish(validated))
+    raw_checked >> built >> validated
+    document(publish(validated), built)
 
 
 govkpi_warehouse()

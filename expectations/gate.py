@@ -21,21 +21,27 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-import great_expectations as gx
-import psycopg
-import sqlalchemy
-from great_expectations.core.expectation_validation_result import (
+# Great Expectations logs at INFO for every function it registers while
+# importing and for every expectation it configures: thousands of lines per
+# validation run, which drowned Airflow task logs and cost seconds to format
+# (docs/adr/0014). Its warnings and errors still show.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+import great_expectations as gx  # noqa: E402
+import psycopg  # noqa: E402
+import sqlalchemy  # noqa: E402
+from great_expectations.core.expectation_validation_result import (  # noqa: E402
     ExpectationSuiteValidationResult,
     ExpectationValidationResult,
 )
-from great_expectations.data_context.types.base import ProgressBarsConfig
-from great_expectations.datasource.fluent.sql_datasource import SQLDatasource
-from psycopg.types.json import Jsonb
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+from great_expectations.datasource.fluent.sql_datasource import SQLDatasource  # noqa: E402
+from psycopg.types.json import Jsonb  # noqa: E402
 
-from expectations import DEFAULT_CANDIDATE_SCHEMA
-from expectations.errors import GateError
-from expectations.suites import RAW_SUITE_MODULES, SUITE_MODULES
-from expectations.suites._checks import Relation, checked_identifier
+from expectations import DEFAULT_CANDIDATE_SCHEMA  # noqa: E402
+from expectations.errors import GateError  # noqa: E402
+from expectations.suites import RAW_SUITE_MODULES, SUITE_MODULES  # noqa: E402
+from expectations.suites._checks import Relation, checked_identifier  # noqa: E402
 
 logger = logging.getLogger(__name__)
 # Each failed check is logged here at WARNING, apart from progress, so a

@@ -3,18 +3,17 @@
 Set `AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=govkpi.celery_config.CELERY_CONFIG`
 (docker-compose.yml and `govkpi.distributed` do). The settings are exactly
 Airflow's `DEFAULT_CELERY_CONFIG`; what this module adds is a hook on
-Celery's `worker_init` signal that imports the warehouse DAG's heavy
-modules (astronomer-cosmos, `dag_support.dbt`, Great Expectations for the
-gate) once, in the worker's main process, before it forks its pool.
+Celery's `worker_init` signal that imports the DAGs' heavy modules
+(`dag_support`, Great Expectations for the gate) once, in the worker's main
+process, before it forks its pool.
 
 Why: Airflow 3 runs each task in a process forked from the worker, and that
-process parses the task's DAG file. The warehouse DAG has one task per dbt
-node, and importing cosmos is most of a task's start-up (about 1 s of CPU
-of the 2 a per-node task costs on 2 cores). Forked processes inherit the
-imported modules, so only the DAG itself is rebuilt per task (and each DAG
-file is built once at start, which loads what cosmos imports lazily). A
-failed preload is logged and changes nothing else: each task then imports
-what it needs, as without this module.
+process parses the task's DAG file and imports what the task needs; Great
+Expectations alone is 3 to 5 s of CPU per gate task. Forked processes
+inherit the imported modules, so only the DAG itself is rebuilt per task
+(and each DAG file is built once at start, which loads what the DAG files
+import). A failed preload is logged and changes nothing else: each task
+then imports what it needs, as without this module.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ CELERY_CONFIG = dict(DEFAULT_CELERY_CONFIG)
 
 # Imported by every warehouse DAG task; dag_support lives in the DAGs folder.
 PRELOADED_MODULES = (
-    "cosmos",
     "dag_support",
     "dag_support.dbt",
     "dag_support.ingest",
@@ -59,10 +57,9 @@ def preload() -> list[str]:
         except Exception as error:  # noqa: BLE001 - the task reports it when it imports the module itself
             failed.append(name)
             log.warning("govkpi: could not preload %s in the Celery worker (%s); tasks import it themselves", name, error)
-    # Build each DAG once: what cosmos and dbt import lazily while rendering
-    # the dbt project is then loaded too (a task's DAG build drops from about
-    # 1 s to 0.4 s). The DAG objects are thrown away; tasks parse the files
-    # again, so a changed DAG file is still what runs.
+    # Build each DAG once: what the DAG files import is then loaded too. The
+    # DAG objects are thrown away; tasks parse the files again, so a changed
+    # DAG file is still what runs.
     for path in sorted(Path(dags_folder).glob("govkpi_*.py")) if dags_folder else []:
         try:
             runpy.run_path(str(path), run_name=f"govkpi_preload_{path.stem}")

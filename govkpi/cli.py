@@ -86,22 +86,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not departments:
         raise GovkpiError(f"no department folders under {extracts} (expected one of: {', '.join(orchestrate.INGEST_DAGS)})")
     for code in departments:
-        dag_id = orchestrate.INGEST_DAGS[code]
-        _say(f"  running DAG {dag_id} (every complete delivery under {extracts / code}) ...")
         _warn_incomplete(extracts, code)
-        since = dt.datetime.now(dt.timezone.utc)
-        # One run loading every complete delivery at once; scheduled runs
-        # and backfills load one month per run instead (scope "interval").
-        result = orchestrate.dags_test(settings, env, dag_id, conf={"scope": "all"})
+    # One run per department loading every complete delivery at once
+    # (scheduled runs and backfills load one month per run instead: scope
+    # "interval"), then the warehouse; all in one Airflow process.
+    requests = [orchestrate.DagRunRequest(orchestrate.INGEST_DAGS[code], conf={"scope": "all"}) for code in departments]
+    requests.append(orchestrate.DagRunRequest(orchestrate.WAREHOUSE_DAG))
+    stages: list[tuple[str, float]] = [("prepare Airflow", time.monotonic() - started)]
+    stage_started = time.monotonic()
+    _say(f"  running DAG {requests[0].dag_id} (every complete delivery under {extracts / departments[0]}) ...")
+    since = dt.datetime.now(dt.timezone.utc)
+    results = []
+    for i, result in enumerate(orchestrate.run_dags(settings, env, requests)):
+        results.append(result)
+        stages.append((result.dag_id, time.monotonic() - stage_started))
         ok = _report(result)
-        _print_loads(url, code, since)
+        if i < len(departments):
+            _print_loads(url, departments[i], since)
         if not ok:
             return 1
-    _say(f"  running DAG {orchestrate.WAREHOUSE_DAG} (build audit, validate, publish) ...")
-    result = orchestrate.dags_test(settings, env, orchestrate.WAREHOUSE_DAG)
-    if not _report(result):
-        return 1
+        stage_started = time.monotonic()
+        since = dt.datetime.now(dt.timezone.utc)
+        if i + 1 < len(departments):
+            code = departments[i + 1]
+            _say(f"  running DAG {orchestrate.INGEST_DAGS[code]} (every complete delivery under {extracts / code}) ...")
+        elif i + 1 == len(departments):
+            _say(f"  running DAG {orchestrate.WAREHOUSE_DAG} (build audit, validate, publish) ...")
     _print_summary(url)
+    if args.verbose:
+        _print_stages(settings, stages, results, time.monotonic() - started)
     _say(f"\nDone in {time.monotonic() - started:.0f} s. Published schema: marts. Warehouse URL: {url}")
     _say("Query it: .venv/bin/govkpi kpi --year 2023   |   psql \"$(.venv/bin/govkpi warehouse url)\"")
     _say(
@@ -109,6 +122,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"OpenLineage events in {settings.state_dir / 'openlineage'}"
     )
     return 0
+
+
+def _print_stages(settings: Settings, stages: list[tuple[str, float]], results: list, total: float) -> None:
+    """Seconds by stage: each DAG run, and within it each task (from Airflow's metadata) and Airflow's own share."""
+    from govkpi import orchestrate
+
+    _say("\nSeconds by stage:")
+    for name, seconds in stages:
+        result = next((r for r in results if r.dag_id == name), None)
+        detail = ""
+        if result is not None:
+            tasks = orchestrate.task_seconds(settings, result.dag_id, result.run_id)
+            parts = [f"{task} {s:.1f}" for task, s in tasks.items()]
+            parts.append(f"Airflow {max(seconds - sum(tasks.values()), 0):.1f}")
+            detail = f"  ({', '.join(parts)})"
+        _say(f"  {name:<28} {seconds:6.1f}{detail}")
+    _say(f"  {'total':<28} {total:6.1f}")
 
 
 def _warn_incomplete(extracts: Path, department: str) -> None:
@@ -424,6 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the whole pipeline through Airflow on a folder of extracts")
     run.add_argument("--extracts", type=Path, help="landing folder with <department>/<period>/ (default: the bundled samples)")
+    # As `govkpi -v run`; SUPPRESS keeps a -v given before `run` from being reset here.
+    run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                     help="also log progress details and print the seconds each stage took")
     run.set_defaults(func=cmd_run)
     kpi = sub.add_parser("kpi", help="print published KPI values")
     kpi.add_argument("--year", type=int)

@@ -349,7 +349,7 @@ class DistributedStack:
                 "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + _sqlalchemy_url(self.metadata_url, ""),
                 "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
-                # Airflow's Celery settings, and the workers preload cosmos (govkpi/celery_config.py).
+                # Airflow's Celery settings, and the workers preload the gate's imports (govkpi/celery_config.py).
                 "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "govkpi.celery_config.CELERY_CONFIG",
                 # This stack's own queue: tasks default to it and the workers serve only it.
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
@@ -367,8 +367,6 @@ class DistributedStack:
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "true",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.task_log_dir),
-                # astronomer-cosmos (the warehouse DAG's dbt tasks) sends usage telemetry unless told not to.
-                "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
                 # Where govkpi's callbacks (alerts) write, in any component.
                 "GOVKPI_STATE_DIR": str(self.state_dir),
                 "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p),
@@ -446,18 +444,9 @@ class DistributedStack:
         self.api_port = _free_port()
         self.say(f"databases {self.metadata_db} (Airflow) and {self.warehouse_db} (warehouse); broker {self.broker_url}")
 
-        # The warehouse DAG renders its tasks from dbt's manifest: build it (if
-        # missing or stale) while Airflow's database is migrated, before the
-        # dag-processor parses the DAGs (the image build does it in compose).
-        manifest_error: list[BaseException] = []
-        manifest = threading.Thread(target=self._ensure_manifest, args=(manifest_error,), daemon=True)
-        manifest.start()
         self.say("airflow db migrate")
         self._run_step("db-migrate", [_airflow_bin(), "db", "migrate"], self.env(), timeout=600)
         self.timings["migrate"] = time.monotonic() - t0
-        manifest.join(300)
-        if manifest_error:
-            raise StackError(f"the dbt manifest could not be built: {manifest_error[0]}")
 
         # The rest of airflow-init runs while the components start.
         pool, slots, description = _pool_settings()
@@ -504,17 +493,6 @@ class DistributedStack:
         self.timings["start"] = time.monotonic() - t0
         self.say(f"stack ready in {self.timings['start']:.0f} s: {self.api_url}")
         return self
-
-    def _ensure_manifest(self, errors: list[BaseException]) -> None:
-        try:
-            from govkpi import transform
-            from govkpi.settings import load_settings
-
-            started = time.monotonic()
-            transform.ensure_manifest(load_settings(self.env(govkpi=True)))
-            self.timings["manifest"] = time.monotonic() - started
-        except BaseException as exc:  # noqa: BLE001 - reported by start()
-            errors.append(exc)
 
     def _create_databases(self) -> None:
         import psycopg
@@ -1350,7 +1328,7 @@ def failure_report(stack: DistributedStack, api: AirflowApi, runs: dict[str, lis
         errors = []
     for e in errors:
         # A DAG that does not import gets no runs (for example the warehouse
-        # DAG while dbt's manifest is older than the dbt project).
+        # DAG when one of its imports fails).
         parts.append(f"DAG import error in {e['filename']}:\n{e['stack_trace'][-1500:]}")
     components = [f"{c.name}: {'running' if c.running() else 'stopped'} (log {c.log_path})" for c in stack.components]
     parts.append("components: " + "; ".join(components))

@@ -1,8 +1,7 @@
 """OpenLineage: where govkpi's events go, the dbt node events, and reading them back.
 
 Airflow's OpenLineage provider emits an event when each task starts and
-ends (and for each DAG run), except cosmos' per-node watcher tasks, which
-run nothing themselves. govkpi adds, from the warehouse build's
+ends (and for each DAG run). govkpi adds, from the warehouse build's
 `dbt build`, one START and one COMPLETE (or FAIL) event per dbt model, seed
 and test, as `dbt-ol` would, each the child of the Airflow task that ran the
 build (`ParentRunFacet`); model events carry the model's input and output
@@ -40,11 +39,6 @@ _TRANSPORT_SETTINGS = (
     "OPENLINEAGE_URL",
     "OPENLINEAGE_CONFIG",
 )
-# Cosmos' per-node watcher tasks (docs/adr/0007): no OpenLineage events of their own (docs/adr/0011).
-WATCHER_OPERATORS = tuple(
-    f"cosmos.operators.watcher.{name}"
-    for name in ("DbtSeedWatcherOperator", "DbtRunWatcherOperator", "DbtTestWatcherOperator", "DbtSnapshotWatcherOperator", "DbtSourceWatcherOperator")
-)
 # Who wrote the dbt node events: OpenLineage's dbt processor (as dbt-ol).
 DBT_PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/{version}/integration/common"
 
@@ -70,23 +64,19 @@ def airflow_env(state_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
     # event: the client (and its transport) is then made once per process,
     # not once per event; a task with a hundred dbt nodes has 200 events.
     env["AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD"] = environ.get("AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD", "true")
-    # The warehouse DAG's per-node cosmos tasks only read the result of the
-    # build's own `dbt build`: their events would carry no datasets, and the
-    # model's lineage is in its dbt event (a child of the build task).
-    env["AIRFLOW__OPENLINEAGE__DISABLED_FOR_OPERATORS"] = environ.get(
-        "AIRFLOW__OPENLINEAGE__DISABLED_FOR_OPERATORS", ";".join(WATCHER_OPERATORS)
-    )
     if not any(environ.get(name) for name in _TRANSPORT_SETTINGS):
         events_dir(state_dir).mkdir(parents=True, exist_ok=True)
         env["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(file_transport(state_dir))
     return env
 
 
-def emit_dbt_events(project_dir: str | Path, task_instance: Any, *, profile_name: str, target: str) -> int:
+def emit_dbt_events(
+    project_dir: str | Path, task_instance: Any, *, profile_name: str, target: str, target_path: str | Path
+) -> int:
     """In the task that ran `dbt build`: emit an event pair per dbt node, children of this task's run.
 
-    Reads the build's target/manifest.json and run_results.json (the
-    profile's variables must be in the environment, as cosmos leaves them).
+    Reads the build's manifest.json and run_results.json in `target_path`
+    (the profile's connection variables must be in the environment).
     Returns how many events were emitted; 0 when OpenLineage is off.
     Emitting never fails the task: lineage is reported, not load-bearing.
     """
@@ -95,7 +85,7 @@ def emit_dbt_events(project_dir: str | Path, task_instance: Any, *, profile_name
     if ol_conf.is_disabled():
         return 0
     try:
-        events = dbt_events(project_dir, task_instance, profile_name=profile_name, target=target)
+        events = dbt_events(project_dir, task_instance, profile_name=profile_name, target=target, target_path=target_path)
         from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
 
         client = OpenLineageAdapter().get_or_create_openlineage_client()
@@ -108,7 +98,9 @@ def emit_dbt_events(project_dir: str | Path, task_instance: Any, *, profile_name
     return len(events)
 
 
-def dbt_events(project_dir: str | Path, task_instance: Any, *, profile_name: str, target: str) -> list[Any]:
+def dbt_events(
+    project_dir: str | Path, task_instance: Any, *, profile_name: str, target: str, target_path: str | Path
+) -> list[Any]:
     """The START, COMPLETE and FAIL events of every node dbt ran, parented to `task_instance`'s run."""
     from importlib.metadata import version
 
@@ -123,6 +115,7 @@ def dbt_events(project_dir: str | Path, task_instance: Any, *, profile_name: str
         project_dir=str(project_dir),
         profile_name=profile_name,
         target=target,
+        target_path=str(target_path),
     )
     # A `dbt build` that failed part-way still ran what it ran.
     processor.should_raise_on_unsupported_command = False

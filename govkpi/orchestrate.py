@@ -15,6 +15,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,10 +69,6 @@ def airflow_env(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
             # fails a successful run of a DAG that has one
             # (apache/airflow#73428, fix pending in #73430).
             "GOVKPI_WAREHOUSE_DEADLINE_MINUTES": "0",
-            # astronomer-cosmos sends usage telemetry unless told not to, and
-            # caches dbt's partial parse in the state folder, not in /tmp.
-            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-            "AIRFLOW__COSMOS__CACHE_DIR": str(settings.state_dir / "cosmos"),
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(settings.project_root), env.get("PYTHONPATH", "")) if p
             ),
@@ -88,11 +85,6 @@ def _airflow() -> str:
 
 def ensure_metadata_db(settings: Settings, env: dict[str, str]) -> None:
     """Create or upgrade Airflow's SQLite metadata database (skipped when current)."""
-    from govkpi.transform import ensure_manifest
-
-    # The warehouse DAG renders its tasks from dbt's manifest: build it (if
-    # missing or stale) before Airflow parses the DAGs.
-    ensure_manifest(settings)
     home = airflow_home(settings)
     home.mkdir(parents=True, exist_ok=True)
     stamp = home / "migrated-for"
@@ -117,28 +109,81 @@ def ensure_pool(env: dict[str, str]) -> None:
         raise RuntimeError(f"airflow pools set failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
 
 
-def dags_test(
-    settings: Settings, env: dict[str, str], dag_id: str, conf: dict | None = None, logical_date: dt.datetime | None = None
-) -> DagRunResult:
-    """Run one DAG run of `dag_id`; return its final state and any failure messages.
+@dataclass(frozen=True)
+class DagRunRequest:
+    """One `airflow dags test` run: which DAG, at which logical date (default now), with which conf."""
 
-    `logical_date` defaults to now. For the monthly ingest DAGs a run at
-    the 1st of a month has the previous month as its data interval.
+    dag_id: str
+    conf: dict | None = None
+    logical_date: dt.datetime | None = None
+
+
+def run_dags(
+    settings: Settings, env: dict[str, str], requests: list[DagRunRequest], *, stop_on_failure: bool = True
+) -> Iterator[DagRunResult]:
+    """Run the DAG runs one after another in one Airflow process; yield each result as it finishes.
+
+    Each run is Airflow's `airflow dags test` (govkpi.dag_runner), with its
+    own log file in `<state>/logs/`. After a failed run the rest are not
+    started unless `stop_on_failure` is False. For the monthly ingest DAGs a
+    run at the 1st of a month has the previous month as its data interval.
     """
     logs = settings.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    log_file = logs / f"{dag_id}-{now:%Y%m%dT%H%M%S%f}.log"
-    command = [_airflow(), "dags", "test", dag_id, (logical_date or now).isoformat()]
-    if conf:
-        command += ["--conf", json.dumps(conf)]
-    log.info("airflow dags test %s (log: %s)", dag_id, log_file)
-    with log_file.open("w") as out:
-        proc = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    runs = []
+    for i, request in enumerate(requests):
+        log_file = logs / f"{request.dag_id}-{now:%Y%m%dT%H%M%S}-{i}.log"
+        log_file.unlink(missing_ok=True)
+        runs.append(
+            {
+                "dag_id": request.dag_id,
+                "logical_date": (request.logical_date or now).isoformat(),
+                "conf": request.conf,
+                "log_file": str(log_file),
+            }
+        )
+    requests_file = logs / f"requests-{now:%Y%m%dT%H%M%S%f}.json"
+    requests_file.write_text(json.dumps({"runs": runs, "stop_on_failure": stop_on_failure}))
+    log.info("airflow dags test %s (logs in %s)", ", ".join(r.dag_id for r in requests), logs)
+    # What the runner writes outside any run (Airflow's start-up warnings, a crash).
+    runner_log = logs / f"dag-runner-{now:%Y%m%dT%H%M%S%f}.log"
+    try:
+        with runner_log.open("w") as stderr, subprocess.Popen(
+            [sys.executable, "-m", "govkpi.dag_runner", str(requests_file)],
+            env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        ) as proc:
+            done = 0
+            for line in proc.stdout:
+                run = runs[done]
+                done += 1
+                yield _result(settings, run["dag_id"], Path(run["log_file"]), json.loads(line)["returncode"])
+        failed_early = done == 0 or (done < len(runs) and (proc.returncode != 0 or not stop_on_failure))
+        if failed_early:
+            # The runner itself failed (it could not import Airflow, say): report it as the run it was on.
+            run = runs[done]
+            with Path(run["log_file"]).open("a") as out:
+                out.write(runner_log.read_text(errors="replace"))
+            yield _result(settings, run["dag_id"], Path(run["log_file"]), proc.returncode or 1)
+    finally:
+        requests_file.unlink(missing_ok=True)
+        if runner_log.exists() and not runner_log.read_text(errors="replace").strip():
+            runner_log.unlink()
+
+
+def dags_test(
+    settings: Settings, env: dict[str, str], dag_id: str, conf: dict | None = None, logical_date: dt.datetime | None = None
+) -> DagRunResult:
+    """Run one DAG run of `dag_id` (`airflow dags test`); return its final state and any failure messages."""
+    [result] = run_dags(settings, env, [DagRunRequest(dag_id, conf, logical_date)])
+    return result
+
+
+def _result(settings: Settings, dag_id: str, log_file: Path, returncode: int) -> DagRunResult:
     run_id, state, failed = _last_run(settings, dag_id)
-    text = log_file.read_text(errors="replace")
+    text = log_file.read_text(errors="replace") if log_file.exists() else ""
     errors = _error_lines(text)
-    if proc.returncode != 0 and state == "success":
+    if returncode != 0 and state == "success":
         state = "failed"
     if state != "success" and not errors:
         errors = text.splitlines()[-15:]
@@ -162,6 +207,17 @@ def _last_run(settings: Settings, dag_id: str) -> tuple[str, str, list[str]]:
             ).fetchall()
         ]
     return row[0], row[1] or "unknown", failed
+
+
+def task_seconds(settings: Settings, dag_id: str, run_id: str) -> dict[str, float]:
+    """Each task's duration in one DAG run, in the order they started (Airflow's metadata)."""
+    db = airflow_home(settings) / "airflow.db"
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "select task_id, duration from task_instance where dag_id = ? and run_id = ? order by start_date",
+            (dag_id, run_id),
+        ).fetchall()
+    return {task_id: float(duration or 0) for task_id, duration in rows}
 
 
 def _error_lines(text: str) -> list[str]:

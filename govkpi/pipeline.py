@@ -53,8 +53,8 @@ def load_department(
     return outcome
 
 
-def build_audit() -> DbtResult:
-    """dbt build into the audit schema, after making sure every raw table exists.
+def build_audit(*, docs: bool = False) -> DbtResult:
+    """dbt build into the audit schema (and, with `docs`, its dbt docs), after making sure every raw table exists.
 
     A department that has not delivered yet has empty raw tables, so the
     models over them build (empty) instead of failing on a missing source.
@@ -63,7 +63,7 @@ def build_audit() -> DbtResult:
     url = settings.require_warehouse_url()
     with psycopg.connect(url, autocommit=True) as conn:
         ensure_schema(conn, all_extracts())
-    return dbt_build_audit(settings, url)
+    return dbt_build_audit(settings, url, docs=docs)
 
 
 def validate_raw(run_label: str = "") -> int:

@@ -2,11 +2,12 @@
 
 `<GOVKPI_STATE_DIR>/publications/<publication id>/` holds:
 
-- `dbt-docs/`: `dbt docs generate --static` of the project as published
-  (`static_index.html` opens without a server; `index.html`,
-  `manifest.json` and `catalog.json` serve `dbt docs serve`-style hosting):
-  every model's SQL (as written and compiled), columns, tests and lineage
-  graph, with the catalog of the build that was published. Descriptions
+- `dbt-docs/`: `dbt docs generate --static` of the build that was
+  published, written by the build's own dbt process from the manifest it
+  built with (docs/adr/0014; `static_index.html` opens without a server;
+  `index.html`, `manifest.json` and `catalog.json` serve `dbt docs
+  serve`-style hosting): every model's SQL (as written and compiled),
+  columns, tests and lineage graph, with the build's catalog. Descriptions
   are in Chinese and English, as the table and column comments in
   PostgreSQL.
 - `gx-data-docs/`: the Great Expectations Data Docs of the validation run
@@ -17,7 +18,8 @@
 
 The folder is written whole under a temporary name and renamed into
 place, so a folder that exists is complete. The warehouse DAG's `document`
-task writes it right after `publish`.
+task writes it right after `publish`, from the docs its `build_audit` task
+left in `<state>/dbt/docs/<invocation id>/`.
 """
 
 from __future__ import annotations
@@ -36,9 +38,6 @@ from ingestion.errors import GovkpiError
 log = logging.getLogger(__name__)
 
 PUBLICATIONS_SUBDIR = "publications"
-# What dbt's docs site needs; the rest of the target folder (compiled SQL, run
-# results of the generate step, partial-parse state) is not documentation.
-DBT_DOCS_FILES = ("static_index.html", "index.html", "manifest.json", "catalog.json")
 
 
 class DocsUnavailable(GovkpiError):
@@ -49,11 +48,11 @@ def publication_dir(settings: Settings, publication_id: int) -> Path:
     return settings.state_dir / PUBLICATIONS_SUBDIR / str(publication_id)
 
 
-def document_publication(settings: Settings, warehouse_url: str, publication_id: int) -> Path:
-    """Write the publication's documentation folder; returns it."""
+def document_publication(settings: Settings, warehouse_url: str, publication_id: int, dbt_docs: Path) -> Path:
+    """Write the publication's documentation folder from the build's dbt docs in `dbt_docs`; returns it."""
     from expectations.gate import data_docs_dir
     from govkpi import audit
-    from govkpi.transform import run_dbt
+    from govkpi.transform import DBT_DOCS_FILES
 
     with psycopg.connect(warehouse_url) as conn:
         record = audit.publication(conn, publication_id)
@@ -66,21 +65,23 @@ def document_publication(settings: Settings, warehouse_url: str, publication_id:
             f"{validations} (built there by the gate of the run that published it); "
             "documentation can only be produced on the machine, or volume, that ran that gate"
         )
+    missing = [name for name in DBT_DOCS_FILES if not (dbt_docs / name).is_file()]
+    if missing:
+        raise DocsUnavailable(
+            f"publication {publication_id}: the dbt docs of its build are not complete in {dbt_docs} "
+            f"(missing {', '.join(missing)}); the build task's log says why `dbt docs generate` failed. "
+            "The publication itself stands; the next build documents the next one"
+        )
 
     final = publication_dir(settings, publication_id)
     partial = final.with_name(final.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
 
-    # dbt's docs: the project's graph, descriptions and, from the warehouse, the catalog.
-    # The target folder is kept from one publication to the next: dbt's
-    # partial-parse state in it makes the next parse incremental (about 10 s
-    # instead of 18 for the whole step on 2 cores).
-    work = settings.state_dir / "dbt" / "docs-target"
-    run_dbt(settings, warehouse_url, ["docs", "generate", "--static"], target_path=work)
+    # The build's docs: the project's graph, descriptions and the build's catalog.
     (partial / "dbt-docs").mkdir()
     for name in DBT_DOCS_FILES:
-        shutil.copyfile(work / name, partial / "dbt-docs" / name)
+        shutil.copyfile(dbt_docs / name, partial / "dbt-docs" / name)
 
     shutil.copytree(gx_docs, partial / "gx-data-docs")
     results = sorted(validations.glob(f"validation_run_{validation_run_id}_*.json"))
@@ -94,6 +95,7 @@ def document_publication(settings: Settings, warehouse_url: str, publication_id:
     if final.exists():
         shutil.rmtree(final)
     partial.rename(final)
+    shutil.rmtree(dbt_docs, ignore_errors=True)
     log.info(
         "publication %s documented in %s (dbt docs, GX Data Docs of validation run %s, %d result files)",
         publication_id, final, validation_run_id, len(results),

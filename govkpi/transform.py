@@ -5,10 +5,12 @@ logging and global state never mix with the caller's (an Airflow task, the
 CLI). One `dbt build` does seeds, models, data tests and unit tests in
 dependency order; a failing test skips what depends on it.
 
-The warehouse DAG renders one Airflow task per dbt model from
-`dbt_project/target/manifest.json` (docs/adr/0007). `ensure_manifest`
-builds it with `dbt parse` (no database needed) when it is missing or older
-than any file of the project; `python -m govkpi.transform` runs it.
+`build_audit` is the warehouse build: one dbt process (govkpi.dbt_session)
+parses once, runs `dbt build` and writes the build's docs (docs/adr/0014).
+`govkpi lineage` reads dbt's graph from `dbt_project/target/manifest.json`:
+`ensure_manifest` builds it with `dbt parse` (no database needed) when it
+is missing or older than any file of the project; `python -m
+govkpi.transform` runs it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,19 @@ MANIFEST_COMMAND = "python -m govkpi.transform"
 
 # Folders of dbt_project/ that dbt writes or fills, not project sources.
 _GENERATED_DIRS = {"target", "logs", "dbt_packages"}
+
+
+class DbtCrashed(GovkpiError):
+    """dbt could not run to the end (no connection, a busy server): not dbt's verdict on the data.
+
+    `transient`: a retry may pass, so Airflow's retries apply (dag_support.fail_fast).
+    """
+
+    transient = True
+
+
+# What dbt's docs site needs, as `dbt docs generate --static` writes it into the target folder.
+DBT_DOCS_FILES = ("static_index.html", "index.html", "manifest.json", "catalog.json")
 
 
 class ManifestUnavailable(GovkpiError):
@@ -167,24 +182,26 @@ def ensure_manifest(settings: Settings) -> Path:
 def run_dbt(settings: Settings, warehouse_url: str, args: list[str], *, target_path: Path | None = None) -> DbtResult:
     """Run one dbt command; raise DbtFailed naming each failed node."""
     target = target_path or settings.state_dir / "dbt" / "target"
-    target.mkdir(parents=True, exist_ok=True)
     dbt = Path(sys.executable).with_name("dbt")
-    command = [
-        str(dbt),
-        *args,
-        "--project-dir",
-        str(settings.dbt_project_dir),
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(target.parent / "logs"),
-    ]
+    command = [str(dbt), *args, *_paths(settings, target)]
+    return _run(command, settings, warehouse_url, target, " ".join(args))
+
+
+def _paths(settings: Settings, target: Path) -> list[str]:
+    target.mkdir(parents=True, exist_ok=True)
+    return ["--project-dir", str(settings.dbt_project_dir), "--target-path", str(target), "--log-path", str(target.parent / "logs")]
+
+
+def _run(command: list[str], settings: Settings, warehouse_url: str, target: Path, what: str) -> DbtResult:
+    """Run a dbt process; DbtFailed for the nodes dbt reported failing, DbtCrashed when dbt could not run."""
     results_file = target / "run_results.json"
     results_file.unlink(missing_ok=True)  # never read a previous run's results as this one's
-    log.info("running %s", " ".join(command[:2]))
+    log.info("running dbt %s", what)
     proc = subprocess.run(command, env=dbt_env(settings, warehouse_url), capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         log.info("dbt: %s", line)
+    for line in proc.stderr.splitlines():
+        log.warning("dbt: %s", line)
     failures: list[str] = []
     invocation_id = ""
     nodes = 0
@@ -198,7 +215,9 @@ def run_dbt(settings: Settings, warehouse_url: str, args: list[str], *, target_p
     if proc.returncode != 0:
         if not failures:
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
-            failures.append(f"dbt {' '.join(args)} exited {proc.returncode}:\n{tail}")
+            # Not dbt's verdict on the data (it did not get that far): a
+            # connection lost or a server busy may pass on a retry.
+            raise DbtCrashed(f"dbt {what} exited {proc.returncode}:\n{tail}")
         raise DbtFailed(failures)
     return DbtResult(invocation_id, nodes, target)
 
@@ -235,9 +254,21 @@ def dbt_test_outcomes(run_results: dict[str, Any], manifest: dict[str, Any]) -> 
     return out
 
 
-def build_audit(settings: Settings, warehouse_url: str) -> DbtResult:
-    """Build seeds, models and tests into the audit schema (`marts_audit`)."""
-    return run_dbt(settings, warehouse_url, ["build"])
+def build_audit(settings: Settings, warehouse_url: str, *, docs: bool = False) -> DbtResult:
+    """Build seeds, models and tests into the audit schema (`marts_audit`), in one dbt process.
+
+    With `docs`, the same process then writes dbt's docs of the build
+    (`static_index.html`, `catalog.json`) into the target folder
+    (govkpi.dbt_session). The target folder is kept from one build to the
+    next: dbt's partial-parse state in it makes the next parse incremental.
+    """
+    target = settings.state_dir / "dbt" / "target"
+    command = [sys.executable, "-m", "govkpi.dbt_session", *_paths(settings, target)]
+    if docs:
+        command.append("--docs")
+    for stale in DBT_DOCS_FILES:
+        (target / stale).unlink(missing_ok=True)
+    return _run(command, settings, warehouse_url, target, "build" + (" + docs generate" if docs else ""))
 
 
 def main() -> int:

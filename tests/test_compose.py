@@ -154,25 +154,22 @@ def test_workers_preload_the_warehouse_dags_imports_with_airflows_celery_setting
     """The compose workers' Celery config is Airflow's own plus govkpi's preload (docs/adr/0013)."""
     env = env_of(services["airflow-worker"])
     assert env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == "govkpi.celery_config.CELERY_CONFIG"
-    from govkpi.settings import load_settings
-    from govkpi.transform import ensure_manifest
-
-    ensure_manifest(load_settings())  # as the image build does: dag_support.dbt needs it
-    # In a fresh interpreter, as a worker starts: the settings are Airflow's, and the preload imports cosmos.
+    # In a fresh interpreter, as a worker starts: the settings are Airflow's, and the preload imports the gate.
     probe = (
         "import sys, json\n"
         "from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG\n"
         "from govkpi import celery_config\n"
         "assert 'dag_support.dbt' not in sys.modules\n"
         "failed = celery_config.preload()\n"
-        "print(json.dumps([failed, celery_config.CELERY_CONFIG == DEFAULT_CELERY_CONFIG, 'dag_support.dbt' in sys.modules]))\n"
+        "print(json.dumps([failed, celery_config.CELERY_CONFIG == DEFAULT_CELERY_CONFIG, 'dag_support.dbt' in sys.modules,\n"
+        "                  'great_expectations' in sys.modules]))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT,
         env={**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip().splitlines()[-1] == "[[], true, true]", proc.stdout[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[[], true, true, true]", proc.stdout[-2000:]
 
 
 def test_workers_wait_for_healthy_redis_postgres_and_warehouse(services):

@@ -76,4 +76,6 @@ def fail_fast() -> Iterator[None]:
     try:
         yield
     except GovkpiError as exc:
+        if getattr(exc, "transient", False):
+            raise  # may pass on a retry (DbtCrashed: dbt could not reach the warehouse)
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc

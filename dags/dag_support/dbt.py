@@ -1,20 +1,26 @@
-"""The dbt project as Airflow tasks (astronomer-cosmos, watcher mode): see docs/adr/0007.
+"""The warehouse DAG's `build_audit` task: one dbt process builds, tests and documents the candidate.
 
-One `dbt build` (the producer task) builds seeds, models, data tests and
-unit tests into `marts_audit`, as a bare `dbt build` would; every seed and
-model also gets its own task (a task group `<model>` with `run` and `test`
-when it has data tests) that reports what dbt did to it. A failing test
-fails its model's `test` task, and everything downstream of it (other
-models, the GX gate, publish) does not run.
+See docs/adr/0014. The task runs `govkpi.transform.build_audit`: one
+`dbt build` of seeds, models, data tests and unit tests into `marts_audit`,
+then dbt's docs from the same parsed manifest, in one subprocess. Then it
+reports what dbt did, whatever the outcome:
 
-The graph comes from `dbt_project/target/manifest.json`, built ahead by
-`python -m govkpi.transform` (`govkpi run` and the image build do it), so
-parsing this DAG runs no dbt. Importing this module fails, naming that
-command, if the manifest is missing or older than the project.
+- the invocation id and every data test's and unit test's verdict go to
+  XCom (ids, statuses and counts; never rows) for the gate and `publish`;
+- one OpenLineage START and COMPLETE/FAIL event per dbt node, children of
+  this task's run (docs/adr/0011);
+- when dbt reported failures, the task fails without retries, its message
+  naming each failing node with the model it is defined on, and what dbt
+  skipped because of it. dbt itself skips everything downstream of a
+  failure, and the gate and `publish` do not run.
 
-Nothing secret is rendered into the DAG: the connection variables the
-profile reads are computed from GOVKPI_WAREHOUSE_URL when a task runs
-(`connection_env`), and the password is masked in logs.
+While dbt runs (a subprocess), the task process imports Great
+Expectations for the gate that follows: under `airflow dags test` the
+gate runs in this same process, and the import is 3 to 5 s of CPU that
+would otherwise sit on the critical path.
+
+Importing this module is cheap (no dbt, no Great Expectations): DAG files
+import it at parse time.
 """
 
 from __future__ import annotations
@@ -23,297 +29,147 @@ import json
 import logging
 import os
 import shutil
-import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-# Before anything imports cosmos' settings: no usage telemetry from machines
-# without a route to the internet (orchestrate and the image set it too).
-os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
-
-import airflow  # noqa: E402,F401  (cosmos.constants imports airflow first, or the import is circular)
-from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy  # noqa: E402
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig  # noqa: E402
-from cosmos.constants import (  # noqa: E402
-    PRODUCER_WATCHER_DONE_TASK_ID,
-    PRODUCER_WATCHER_TASK_ID,
-    ExecutionMode,
-    InvocationMode,
-    LoadMode,
-    TestBehavior,
-)
-
-from govkpi.settings import PROJECT_ROOT  # noqa: E402
-from govkpi.transform import manifest_path, require_manifest  # noqa: E402
-
 log = logging.getLogger(__name__)
-# Cosmos feeds dbt's artifacts to OpenLineage's processor, which logs a page of
-# SQL for every singular test without a model; that is noise in task logs.
-logging.getLogger("openlineage.common.provider.dbt").setLevel(logging.ERROR)
 
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
-MANIFEST = manifest_path(DBT_PROJECT_DIR)
 PROFILE_NAME, TARGET_NAME = "govkpi", "default"
 INVOCATION_XCOM_KEY = "dbt_invocation_id"
-FAILURES_XCOM_KEY = "dbt_failures"
 # Every data test's and unit test's verdict, for the validation run (expectations.gate).
 TESTS_XCOM_KEY = "dbt_test_outcomes"
-# The group's task that fails for dbt failures no model's task shows.
-RESULTS_TASK = "dbt_results"
+# Where each build's dbt docs wait for `document` (<state>/dbt/docs/<invocation id>/).
+DOCS_SUBDIR = ("dbt", "docs")
+# A failure message names at most this many of the nodes dbt skipped because of it.
+_SKIPPED_NAMED = 12
 
-# Fails the import of the warehouse DAG, naming the command that builds it.
-require_manifest(DBT_PROJECT_DIR)
+
+def build_candidate(task_instance: Any) -> str:
+    """Run the build (see the module docstring); returns the folder holding this build's dbt docs."""
+    from govkpi import pipeline
+    from govkpi.settings import load_settings
+    from govkpi.transform import DbtFailed
+
+    settings = load_settings()
+    mask_warehouse_password()
+    target = settings.state_dir / "dbt" / "target"
+    gate_import = threading.Thread(target=_import_gate, name="govkpi-import-gate", daemon=True)
+    gate_import.start()
+    failed: DbtFailed | None = None
+    try:
+        result = pipeline.build_audit(docs=True)
+    except DbtFailed as exc:
+        failed = exc
+    finally:
+        gate_import.join()
+    results = _read_json(target / "run_results.json")
+    manifest = _read_json(target / "manifest.json")
+    if results is not None:
+        _report(task_instance, target, results, manifest or {})
+    if failed is not None:
+        raise DbtFailed(failure_lines(results, manifest) if results and manifest else failed.failures)
+    return str(_stage_docs(settings.state_dir, target, result.invocation_id))
 
 
-def connection_env(context: Any, operator: Any) -> None:
-    """Cosmos interceptor, run in the worker just before dbt: the profile's connection variables.
-
-    Computed from GOVKPI_WAREHOUSE_URL at run time, never at parse time, so
-    the password is in neither the serialized DAG nor XCom; it is masked in
-    the task log and in the rendered fields.
-    """
+def mask_warehouse_password() -> None:
+    """Mask the warehouse password in this task's log (dbt gets it from the environment, and never prints it)."""
     from airflow.sdk.log import mask_secret
 
     from govkpi.settings import load_settings
     from govkpi.transform import dbt_connection_env
 
-    env = dbt_connection_env(load_settings().require_warehouse_url())
-    if env["GOVKPI_DBT_PASSWORD"]:
-        mask_secret(env["GOVKPI_DBT_PASSWORD"])
-    operator.env = {**(operator.env or {}), **env}
+    password = dbt_connection_env(load_settings().require_warehouse_url())["GOVKPI_DBT_PASSWORD"]
+    if password:
+        mask_secret(password)
 
 
-def record_invocation(project_dir: str, context: Any = None, **_: Any) -> None:
-    """Cosmos callback after each dbt command: keep run_results.json, push the invocation id, name failures, emit lineage.
+def failure_lines(results: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
+    """Each failing node with the model it belongs to, then what dbt skipped because of the failures."""
+    nodes = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}
+    lines, skipped = [], []
+    for r in results.get("results", []):
+        unique_id, status = r.get("unique_id", ""), r.get("status")
+        node = nodes.get(unique_id, {})
+        if status in ("error", "fail", "runtime error"):
+            model = (node.get("attached_node") or "").rsplit(".", 1)[-1] or node.get("model") or ""
+            where = f" (on {model})" if model else ""
+            lines.append(f"{unique_id}{where}: {status} - {(r.get('message') or '').strip()}")
+        elif status == "skipped" and unique_id.startswith(("model.", "seed.")):
+            skipped.append(unique_id.rsplit(".", 1)[-1])
+    if skipped:
+        named = ", ".join(skipped[:_SKIPPED_NAMED]) + (f" and {len(skipped) - _SKIPPED_NAMED} more" if len(skipped) > _SKIPPED_NAMED else "")
+        lines.append(f"not built because of these failures ({len(skipped)} models): {named}")
+    return lines
 
-    run_results.json is copied to `<GOVKPI_STATE_DIR>/dbt/target/` (cosmos
-    runs dbt in a temporary copy of the project). Failed nodes are logged as
-    a `DbtFailed` message, the line `govkpi run` shows.
-    """
+
+def _report(task_instance: Any, target: Path, results: dict[str, Any], manifest: dict[str, Any]) -> None:
+    """Invocation id and test verdicts to XCom, dbt node events to OpenLineage."""
+    from govkpi.openlineage import emit_dbt_events
     from govkpi.settings import load_settings
-    from govkpi.transform import DbtFailed
+    from govkpi.transform import dbt_connection_env, dbt_test_outcomes
 
-    results_file = Path(project_dir) / "target" / "run_results.json"
-    if not results_file.exists():
-        return
-    results = json.loads(results_file.read_text())
-    target = load_settings().state_dir / "dbt" / "target"
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(results_file, target / "run_results.json")
     invocation_id = results.get("metadata", {}).get("invocation_id", "")
-    if invocation_id and context is not None:
-        context["ti"].xcom_push(key=INVOCATION_XCOM_KEY, value=invocation_id)
-    if context is not None:
-        from govkpi.openlineage import emit_dbt_events
-        from govkpi.transform import dbt_test_outcomes
-
-        # A START and COMPLETE/FAIL event per dbt node, children of this task's run (docs/adr/0011).
-        emit_dbt_events(project_dir, context["ti"], profile_name=PROFILE_NAME, target=TARGET_NAME)
-
-        tests = dbt_test_outcomes(results, json.loads(MANIFEST.read_text()))
-        context["ti"].xcom_push(key=TESTS_XCOM_KEY, value=tests)
-    failed = [r for r in results.get("results", []) if r.get("status") in ("error", "fail", "runtime error")]
-    if failed:
-        # Ids and statuses only in XCom; dbt's messages stay in the log.
-        if context is not None:
-            context["ti"].xcom_push(key=FAILURES_XCOM_KEY, value=[[r["unique_id"], r["status"]] for r in failed])
-        messages = [f"{r['unique_id']}: {r['status']} - {(r.get('message') or '').strip()}" for r in failed]
-        log.error("%s: %s", DbtFailed.__name__, DbtFailed(messages))
-    log.info("dbt invocation %s: %s nodes", invocation_id, len(results.get("results", [])))
+    if invocation_id:
+        task_instance.xcom_push(key=INVOCATION_XCOM_KEY, value=invocation_id)
+    task_instance.xcom_push(key=TESTS_XCOM_KEY, value=dbt_test_outcomes(results, manifest))
+    # The processor renders the profile for the datasets' namespace (host,
+    # port, database): those variables only, never the password.
+    connection = dbt_connection_env(load_settings().require_warehouse_url())
+    with _environment({k: v for k, v in connection.items() if k != "GOVKPI_DBT_PASSWORD"}):
+        project_dir = load_settings().dbt_project_dir
+        emit_dbt_events(project_dir, task_instance, profile_name=PROFILE_NAME, target=TARGET_NAME, target_path=target)
+    log.info("dbt invocation %s: %d nodes", invocation_id, len(results.get("results", [])))
 
 
-class DbtRetryPolicy(RetryPolicy):
-    """No retries for what dbt itself reported (a failing test, a failing model); retries otherwise.
+def _stage_docs(state_dir: Path, target: Path, invocation_id: str) -> Path:
+    """Copy this build's dbt docs out of the target folder (the next build overwrites it) for `document`."""
+    from govkpi.transform import DBT_DOCS_FILES
 
-    Re-running the same SQL on the same data fails the same way (as
-    govkpi's own errors, which fail_fast ends at once); a lost connection
-    or a busy server can pass on a second try, with DEFAULT_ARGS' backoff.
-    """
-
-    # How cosmos words dbt's own verdicts: a node's status read by a per-node
-    # task, and a dbt command that ran to the end with failures (exit code 1).
-    _DBT_VERDICTS = (
-        "finished with status",
-        "failed. Review the producer task",
-        "dbt invocation completed with errors",
-        "returned a non-zero exit code 1.",
-    )
-
-    def evaluate(self, exception: BaseException, try_number: int, max_tries: int, context: Any = None) -> RetryDecision:
-        from ingestion.errors import GovkpiError
-
-        if isinstance(exception, GovkpiError):
-            return RetryDecision.fail(f"{type(exception).__name__}: retrying cannot fix it")
-        message = str(exception)
-        if any(verdict in message for verdict in self._DBT_VERDICTS):
-            return RetryDecision.fail("dbt reported this failure; the same build on the same data fails again")
-        return RetryDecision.default()
-
-    def serialize(self) -> dict[str, Any]:
-        return {"__type": type(self).__name__}
+    root = state_dir.joinpath(*DOCS_SUBDIR)
+    staged = root / (invocation_id or "unknown")
+    # One build at a time writes here (max_active_runs=1, the pool): what an
+    # earlier run left (its gate failed, so it was never documented) goes.
+    if root.is_dir():
+        for old in root.iterdir():
+            shutil.rmtree(old, ignore_errors=True)
+    staged.mkdir(parents=True)
+    missing = [name for name in DBT_DOCS_FILES if not (target / name).is_file()]
+    if missing:
+        # The build passed; its documentation failed (dbt logged why). `document` says so after publish.
+        log.warning("dbt docs of invocation %s are incomplete (missing %s)", invocation_id, ", ".join(missing))
+    for name in DBT_DOCS_FILES:
+        if (target / name).is_file():
+            shutil.copyfile(target / name, staged / name)
+    return staged
 
 
-def dbt_task_group(group_id: str, *, pool: str) -> DbtTaskGroup:
-    """The dbt project as a task group of the current DAG: one dbt build, one task (group) per node.
-
-    Consumers are put downstream of the producer: they run once the build
-    has finished and each reads its node's result at its first look (no
-    polling, no triggerer), which also holds under `airflow dags test`,
-    where tasks run one after another. When dbt reports failures (exit code
-    1) the producer ends skipped, so the per-node tasks still run and the
-    failure shows at the failing model; any other producer failure stops
-    the group.
-    """
-    dbt = str(Path(sys.executable).with_name("dbt"))
-    group = DbtTaskGroup(
-        group_id=group_id,
-        project_config=ProjectConfig(
-            dbt_project_path=DBT_PROJECT_DIR,
-            manifest_path=MANIFEST,
-            project_name="govkpi",
-            install_dbt_deps=False,
-        ),
-        profile_config=ProfileConfig(
-            profile_name=PROFILE_NAME,
-            target_name=TARGET_NAME,
-            profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
-        ),
-        execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.WATCHER,
-            # A subprocess, as govkpi.transform: dbt's logging and globals stay
-            # out of the task process; it starts once per build.
-            invocation_mode=InvocationMode.SUBPROCESS,
-            dbt_executable_path=dbt,
-            setup_operator_args={
-                # dbt exits 1 when it ran to the end with failing nodes: the
-                # per-node tasks report those, the producer is then skipped.
-                "skip_exit_code": 1,
-                "pool": pool,
-            },
-        ),
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.AFTER_EACH,
-            emit_datasets=False,
-        ),
-        operator_args={
-            "interceptors": [connection_env],
-            "callback": record_invocation,
-            "retry_policy": DbtRetryPolicy(),
-            "install_deps": False,
-        },
-    )
-    producer = group.tasks_map[PRODUCER_WATCHER_TASK_ID]
-    for node_id, task_or_group in group.tasks_map.items():
-        if node_id in (PRODUCER_WATCHER_TASK_ID, PRODUCER_WATCHER_DONE_TASK_ID):
-            continue
-        tasks = list(task_or_group.children.values()) if hasattr(task_or_group, "children") else [task_or_group]
-        for task in tasks:
-            if not task.upstream_task_ids:
-                producer >> task
-                # Run after the producer ended successfully or skipped (dbt
-                # reported failures), not after it failed or never ran.
-                task.trigger_rule = "none_failed"
-    manifest = json.loads(MANIFEST.read_text())
-    producer.tests_per_model = _tests_where_defined(producer.tests_per_model, manifest)
-    _tests_wait_for_all_parents(group, producer.tests_per_model, manifest)
-    owned = _owned_nodes(group, producer.tests_per_model, manifest)
-    with group:
-        producer >> _results_task(producer.task_id, owned)
-    return group
+def _import_gate() -> None:
+    """Import the gate's modules (Great Expectations) while dbt runs in its own process."""
+    try:
+        import expectations.gate  # noqa: F401
+    except Exception:  # noqa: BLE001 - the gate task imports it again and reports the error there
+        log.warning("could not import the gate ahead of it", exc_info=True)
 
 
-def _tests_where_defined(tests_per_model: dict[str, list[str]], manifest: dict[str, Any]) -> dict[str, list[str]]:
-    """Each model's tests, without the relationships tests defined on another model.
-
-    Cosmos counts a test with two parents (a relationships test) for both;
-    when dbt skips it because the model it is defined on failed, the other
-    parent's `test` task would fail too. The manifest's `attached_node`
-    says where a test is defined: its result shows there only.
-    """
-    attached = {
-        unique_id: node.get("attached_node")
-        for unique_id, node in manifest.get("nodes", {}).items()
-        if node.get("resource_type") == "test"
-    }
-    pruned = {}
-    for model, tests in tests_per_model.items():
-        own = [t for t in tests if attached.get(t) in (model, None)]
-        pruned[model] = own or tests
-    return pruned
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
 
 
-def _tests_wait_for_all_parents(
-    group: DbtTaskGroup, tests_per_model: dict[str, list[str]], manifest: dict[str, Any]
-) -> None:
-    """A model's `test` task also waits for the other models its tests read (relationships).
-
-    dbt skips a test whose other parent failed; in Airflow that test's task
-    is then "upstream failed", not failed, so only the model where the
-    failure happened shows red.
-    """
-    nodes = manifest.get("nodes", {})
-    for model, tests in tests_per_model.items():
-        model_group = group.tasks_map.get(model)
-        if not hasattr(model_group, "children"):
-            continue
-        [test_task] = [t for t in model_group.children.values() if t.task_id.endswith(".test")]
-        below = test_task.get_flat_relative_ids(upstream=False)
-        for test in tests:
-            for parent in nodes.get(test, {}).get("depends_on", {}).get("nodes", []):
-                other = group.tasks_map.get(parent)
-                if parent == model or other is None:
-                    continue
-                other_tasks = other.children.values() if hasattr(other, "children") else [other]
-                if any(t.task_id in below for t in other_tasks):
-                    continue  # a test on a model referencing one of its own descendants: no cycle
-                other >> test_task
-
-
-def _owned_nodes(group: DbtTaskGroup, tests_per_model: dict[str, list[str]], manifest: dict[str, Any]) -> frozenset[str]:
-    """dbt nodes whose failure fails a per-node task: rendered seeds and models, their tests and unit tests."""
-    rendered = {n for n in group.tasks_map if n not in (PRODUCER_WATCHER_TASK_ID, PRODUCER_WATCHER_DONE_TASK_ID)}
-    names = {n.split(".")[-1] for n in rendered}
-    tests = {t for model in rendered for t in tests_per_model.get(model, [])}
-    unit_tests = {
-        unique_id
-        for unique_id in manifest.get("unit_tests", {})
-        if unique_id.split(".")[2] in names
-    }
-    return frozenset(rendered | tests | unit_tests)
-
-
-def _results_task(producer_task_id: str, owned: frozenset[str]) -> Any:
-    """A task that fails for any failure dbt reported that no per-node task shows.
-
-    Tests with no model to report them (singular tests without a ref, tests
-    on sources) would otherwise fail the build without failing a task.
-    """
-    from airflow.sdk import task
-
-    @task(task_id=RESULTS_TASK, trigger_rule="none_failed")
-    def dbt_results(**context: Any) -> int:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        failures = context["ti"].xcom_pull(task_ids=producer_task_id, key=FAILURES_XCOM_KEY) or []
-        unowned = [f"{unique_id}: {status}" for unique_id, status in failures if unique_id not in owned]
-        if unowned:
-            raise AirflowFailException(
-                "DbtFailed: dbt build failed on nodes without a task of their own "
-                "(their messages are in the dbt_producer_watcher log):\n" + "\n".join(f"  - {u}" for u in unowned)
-            )
-        log.info("%d failure(s) reported by dbt, each shown at its model's task", len(failures))
-        return len(failures)
-
-    return dbt_results()
-
-
-def producer_task_id(group: DbtTaskGroup) -> str:
-    """Full task id of the group's `dbt build` task."""
-    return group.tasks_map[PRODUCER_WATCHER_TASK_ID].task_id
-
-
-def dbt_task_ids(group: DbtTaskGroup) -> list[str]:
-    """Every task id in the group, the producer first."""
-    producer = producer_task_id(group)
-    return [producer] + sorted(t.task_id for t in group.iter_tasks() if t.task_id != producer)
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
