@@ -1,9 +1,9 @@
 """Celery settings for govkpi's Airflow workers: Airflow's own, plus a preload.
 
 Set `AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=govkpi.celery_config.CELERY_CONFIG`
-(docker-compose.yml and `govkpi.distributed` do). The settings are exactly
-Airflow's `DEFAULT_CELERY_CONFIG`; what this module adds is a hook on
-Celery's `worker_init` signal that imports the DAGs' heavy modules
+(docker-compose.yml and the native stack of tests/support/stack/ do). The
+settings are exactly Airflow's `DEFAULT_CELERY_CONFIG`; what this module adds
+is a hook on Celery's `worker_init` signal that imports the DAGs' heavy modules
 (`dag_support`, Great Expectations for the gate) once, in the worker's main
 process, before it forks its pool.
 

@@ -1,6 +1,6 @@
 """The distributed deployment for real: Airflow on Celery, natively, driven through its REST API.
 
-`govkpi.distributed` starts what docker-compose.yml describes, without
+`support.stack` (tests/support/stack/) starts what docker-compose.yml describes, without
 Docker: a fresh Airflow metadata database and a fresh warehouse on a real
 PostgreSQL, Redis as the Celery broker, the api-server, scheduler,
 dag-processor, triggerer and two Celery workers. The tests then work as an
@@ -27,17 +27,17 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from test_pipeline import township_year  # the pipeline test's reading of a township's year row
-
-from govkpi import distributed
-from govkpi.alerts import ALERT_PREFIX, read_alerts
-from govkpi.distributed import (
+import support.stack as distributed
+from support.stack import (
     INGEST_DAGS,
     WAREHOUSE_DAG,
     AirflowApi,
     DistributedStack,
     PipelineOutcome,
 )
+from test_pipeline import township_year  # the pipeline test's reading of a township's year row
+
+from govkpi.alerts import ALERT_PREFIX, read_alerts
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 

@@ -55,59 +55,14 @@ amounts_in_periods as (
 
 ),
 
-grouped as (
+aggregated as (
 
-    select
-        measure_code,
-        aggregation,
-        period_grain,
-        period_start_date,
-        -- grouping() is 1 where the column was rolled up in this grouping set
-        grouping(area_code) as is_area_rolled_up,
-        grouping(breakdown_dimension, breakdown_member) as is_breakdown_rolled_up,
-        area_code,
-        breakdown_dimension,
-        breakdown_member,
+    {% call kpi_rollup('amounts_in_periods', ['measure_code', 'aggregation', 'period_grain', 'period_start_date']) -%}
         case aggregation
             when 'sum' then sum(amount)
             when 'median' then round(cast(percentile_cont(0.5) within group (order by amount) as numeric), 2)
         end as measure_value
-    from amounts_in_periods
-    group by
-        measure_code,
-        aggregation,
-        period_grain,
-        period_start_date,
-        grouping sets (
-            (area_code, breakdown_dimension, breakdown_member),
-            (area_code),
-            (breakdown_dimension, breakdown_member),
-            ()
-        )
-
-),
-
-aggregated as (
-
-    select
-        measure_code,
-        aggregation,
-        period_grain,
-        period_start_date,
-        case when is_area_rolled_up = 1 then 'township' else 'village' end as area_level,
-        case
-            when is_area_rolled_up = 1 then '{{ var("township_area_code") }}'
-            else area_code
-        end as area_code,
-        breakdown_dimension,
-        breakdown_member,
-        measure_value
-    from grouped
-    -- a measure without a breakdown has a null breakdown_dimension, so its
-    -- "per member" grouping sets only repeat the totals: keep the totals
-    where (is_breakdown_rolled_up <> 0 or breakdown_dimension is not null)
-        -- events placed at the township itself have no village
-        and (is_area_rolled_up = 1 or area_code is distinct from '{{ var("township_area_code") }}')
+    {%- endcall %}
 
 )
 

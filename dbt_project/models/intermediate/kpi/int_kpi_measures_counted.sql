@@ -8,8 +8,8 @@
     in the year, and a person enrolled from two villages is 1 in each
     village and 1 in the township. Counts are never added up across grains.
 
-    The cross join repeats each event once per grain; grouping sets then
-    count, in one pass, village x member, village total, township x member
+    The cross join repeats each event once per grain; kpi_rollup() then
+    counts, in one pass, village x member, village total, township x member
     and township total. An event placed at the township itself (a
     township-only measure) counts in the township rows and gives no village
     row.
@@ -51,54 +51,11 @@ events_in_periods as (
 
 ),
 
-grouped as (
-
-    select
-        measure_code,
-        period_grain,
-        period_start_date,
-        -- grouping() is 1 where the column was rolled up in this grouping set
-        grouping(area_code) as is_area_rolled_up,
-        grouping(breakdown_dimension, breakdown_member) as is_breakdown_rolled_up,
-        area_code,
-        breakdown_dimension,
-        breakdown_member,
-        count(distinct counted_key) as distinct_count
-    from events_in_periods
-    group by
-        measure_code,
-        period_grain,
-        period_start_date,
-        grouping sets (
-            (area_code, breakdown_dimension, breakdown_member),
-            (area_code),
-            (breakdown_dimension, breakdown_member),
-            ()
-        )
-
-),
-
 counted as (
 
-    select
-        measure_code,
-        period_grain,
-        period_start_date,
-        case when is_area_rolled_up = 1 then 'township' else 'village' end as area_level,
-        case
-            when is_area_rolled_up = 1 then '{{ var("township_area_code") }}'
-            else area_code
-        end as area_code,
-        breakdown_dimension,
-        breakdown_member,
-        distinct_count
-    from grouped
-    -- a measure without a breakdown has a null breakdown_dimension, so its
-    -- "per member" grouping sets only repeat the totals: keep the totals
-    where (is_breakdown_rolled_up <> 0 or breakdown_dimension is not null)
-        -- events placed at the township itself (a township-only measure)
-        -- have no village
-        and (is_area_rolled_up = 1 or area_code is distinct from '{{ var("township_area_code") }}')
+    {% call kpi_rollup('events_in_periods', ['measure_code', 'period_grain', 'period_start_date']) -%}
+        count(distinct counted_key) as distinct_count
+    {%- endcall %}
 
 )
 

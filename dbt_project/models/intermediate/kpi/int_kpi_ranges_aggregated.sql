@@ -178,66 +178,18 @@ contributions as (
 
 ),
 
-grouped as (
+-- village_rows_need_area_code: the padding rows of periods without any
+-- range have a null area_code and must give no village row (a range with an
+-- unknown village cannot get here: the not_null test on
+-- int_kpi_measure_ranges_unioned.area_code stops the build first)
+aggregated as (
 
-    select
-        measure_code,
-        aggregation,
-        period_grain,
-        period_start_date,
-        -- grouping() is 1 where the column was rolled up in this grouping set
-        grouping(area_code) as is_area_rolled_up,
-        grouping(breakdown_dimension, breakdown_member) as is_breakdown_rolled_up,
-        area_code,
-        breakdown_dimension,
-        breakdown_member,
+    {% call kpi_rollup('contributions', ['measure_code', 'aggregation', 'period_grain', 'period_start_date'], village_rows_need_area_code=true) -%}
         case aggregation
             when 'count_distinct_at_period_end' then cast(count(distinct counted_key) as numeric)
             else coalesce(sum(amount), 0)
         end as measure_value
-    from contributions
-    group by
-        measure_code,
-        aggregation,
-        period_grain,
-        period_start_date,
-        grouping sets (
-            (area_code, breakdown_dimension, breakdown_member),
-            (area_code),
-            (breakdown_dimension, breakdown_member),
-            ()
-        )
-
-),
-
-aggregated as (
-
-    select
-        measure_code,
-        aggregation,
-        period_grain,
-        period_start_date,
-        case when is_area_rolled_up = 1 then 'township' else 'village' end as area_level,
-        case
-            when is_area_rolled_up = 1 then '{{ var("township_area_code") }}'
-            else area_code
-        end as area_code,
-        breakdown_dimension,
-        breakdown_member,
-        measure_value
-    from grouped
-    -- a measure without a breakdown has a null breakdown_dimension, so its
-    -- "per member" grouping sets only repeat the totals: keep the totals
-    where (is_breakdown_rolled_up <> 0 or breakdown_dimension is not null)
-        -- village rows only for ranges counted in a village: not for ranges
-        -- placed at the township itself, nor for the padding rows of periods
-        -- without any range (a range with an unknown village cannot get
-        -- here: the not_null test on int_kpi_measure_ranges_unioned.area_code
-        -- stops the build first)
-        and (
-            is_area_rolled_up = 1
-            or (area_code is not null and area_code <> '{{ var("township_area_code") }}')
-        )
+    {%- endcall %}
 
 )
 
