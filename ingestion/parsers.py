@@ -243,9 +243,9 @@ def parse_resident_id(values: pd.Series, pseudonymiser: Pseudonymiser) -> tuple[
 
     The rules are stdnum's (see `ric_reason`), applied in bulk because at a
     million rows every microsecond per value is a second: IDs of the usual
-    shape (17 digits and a digit or X) are checked as one uint8 array,
-    stdnum's own check-digit function runs per ID, and its birth-date and
-    birth-place rules run once per distinct date and (region, year). Any
+    shape (17 digits and a digit or X) are checked as one uint8 array
+    (stdnum's check-digit formula over the array), and stdnum's birth-date
+    and birth-place rules run once per distinct date and (region, year). Any
     other value goes through `ric_reason` for its specific message. The
     returned frame has no column holding the ID itself.
     """
@@ -267,8 +267,15 @@ def parse_resident_id(values: pd.Series, pseudonymiser: Pseudonymiser) -> tuple[
         shaped = (digits[:, :17] >= 0).all(axis=1) & (digits[:, :17] <= 9).all(axis=1) & (
             ((last >= 48) & (last <= 57)) | (last == 88)
         )
-        calc = ric.calc_check_digit
-        checked = np.array([upper[i][-1] == calc(upper[i]) if good else False for i, good in zip(positions, shaped)], dtype=bool)
+        # stdnum's calc_check_digit is (1 - 2 * int(first 17 digits, base 13)) mod 11,
+        # 10 written X. As 13 = 2 (mod 11), int(., 13) mod 11 is the sum of
+        # d_i * 2^(16-i) mod 11: the same check, over the whole array at once
+        # (0.7 s a million IDs as one call per ID; tests/test_parsers.py
+        # compares the two on random IDs).
+        weights_mod_11 = 2 ** np.arange(16, -1, -1, dtype=np.int64) % 11
+        checksum = (1 - 2 * (digits[:, :17] @ weights_mod_11 % 11)) % 11
+        expected = np.where(checksum == 10, ord("X"), ord("0") + checksum)
+        checked = shaped & (last == expected)
         reasons[positions[shaped & ~checked]] = _BAD_CHECK
         weights = np.array([10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1], dtype=np.int64)
         dates = digits[:, 6:14] @ weights

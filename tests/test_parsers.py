@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from stdnum.cn import ric
 
-from ingestion.parsers import parse_boolean, parse_date, parse_decimal, parse_integer, parse_resident_id, ric_reason
+from ingestion.parsers import _BAD_CHECK, parse_boolean, parse_date, parse_decimal, parse_integer, parse_resident_id, ric_reason
 from ingestion.pii import Pseudonymiser
 
 
@@ -130,3 +130,7 @@ def test_bulk_resident_id_validation_agrees_with_stdnum_on_random_ids():
         valid = ric.is_valid(value.upper().replace(" ", ""))
         assert (reason is None) == valid, (value, reason)
         assert (pseudonym is not None) == valid
+        number = value.upper().replace(" ", "")
+        if len(number) == 18 and number[:17].isdigit() and number[-1] in "0123456789X":
+            # The check digit is judged as stdnum judges it, with its own message.
+            assert (reason == _BAD_CHECK) == (number[-1] != ric.calc_check_digit(number)), (value, reason)
