@@ -254,6 +254,29 @@ def dbt_test_outcomes(run_results: dict[str, Any], manifest: dict[str, Any]) -> 
     return out
 
 
+# A failure message names at most this many of the nodes dbt skipped because of it.
+SKIPPED_NAMED = 12
+
+
+def failure_lines(results: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
+    """Each failing node with the model it belongs to, then what dbt skipped because of the failures."""
+    nodes = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}
+    lines, skipped = [], []
+    for r in results.get("results", []):
+        unique_id, status = r.get("unique_id", ""), r.get("status")
+        node = nodes.get(unique_id, {})
+        if status in ("error", "fail", "runtime error"):
+            model = (node.get("attached_node") or "").rsplit(".", 1)[-1] or node.get("model") or ""
+            where = f" (on {model})" if model else ""
+            lines.append(f"{unique_id}{where}: {status} - {(r.get('message') or '').strip()}")
+        elif status == "skipped" and unique_id.startswith(("model.", "seed.")):
+            skipped.append(unique_id.rsplit(".", 1)[-1])
+    if skipped:
+        named = ", ".join(skipped[:SKIPPED_NAMED]) + (f" and {len(skipped) - SKIPPED_NAMED} more" if len(skipped) > SKIPPED_NAMED else "")
+        lines.append(f"not built because of these failures ({len(skipped)} models): {named}")
+    return lines
+
+
 def build_audit(settings: Settings, warehouse_url: str, *, docs: bool = False) -> DbtResult:
     """Build seeds, models and tests into the audit schema (`marts_audit`), in one dbt process.
 

@@ -43,15 +43,13 @@ INVOCATION_XCOM_KEY = "dbt_invocation_id"
 TESTS_XCOM_KEY = "dbt_test_outcomes"
 # Where each build's dbt docs wait for `document` (<state>/dbt/docs/<invocation id>/).
 DOCS_SUBDIR = ("dbt", "docs")
-# A failure message names at most this many of the nodes dbt skipped because of it.
-_SKIPPED_NAMED = 12
 
 
 def build_candidate(task_instance: Any) -> str:
     """Run the build (see the module docstring); returns the folder holding this build's dbt docs."""
     from govkpi import pipeline
     from govkpi.settings import load_settings
-    from govkpi.transform import DbtFailed
+    from govkpi.transform import DbtFailed, failure_lines
 
     settings = load_settings()
     mask_warehouse_password()
@@ -84,25 +82,6 @@ def mask_warehouse_password() -> None:
     password = dbt_connection_env(load_settings().require_warehouse_url())["GOVKPI_DBT_PASSWORD"]
     if password:
         mask_secret(password)
-
-
-def failure_lines(results: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
-    """Each failing node with the model it belongs to, then what dbt skipped because of the failures."""
-    nodes = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}
-    lines, skipped = [], []
-    for r in results.get("results", []):
-        unique_id, status = r.get("unique_id", ""), r.get("status")
-        node = nodes.get(unique_id, {})
-        if status in ("error", "fail", "runtime error"):
-            model = (node.get("attached_node") or "").rsplit(".", 1)[-1] or node.get("model") or ""
-            where = f" (on {model})" if model else ""
-            lines.append(f"{unique_id}{where}: {status} - {(r.get('message') or '').strip()}")
-        elif status == "skipped" and unique_id.startswith(("model.", "seed.")):
-            skipped.append(unique_id.rsplit(".", 1)[-1])
-    if skipped:
-        named = ", ".join(skipped[:_SKIPPED_NAMED]) + (f" and {len(skipped) - _SKIPPED_NAMED} more" if len(skipped) > _SKIPPED_NAMED else "")
-        lines.append(f"not built because of these failures ({len(skipped)} models): {named}")
-    return lines
 
 
 def _report(task_instance: Any, target: Path, results: dict[str, Any], manifest: dict[str, Any]) -> None:
