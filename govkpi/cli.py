@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import decimal
 import json
@@ -92,29 +93,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     # "interval"), then the warehouse; all in one Airflow process.
     requests = [orchestrate.DagRunRequest(orchestrate.INGEST_DAGS[code], conf={"scope": "all"}) for code in departments]
     requests.append(orchestrate.DagRunRequest(orchestrate.WAREHOUSE_DAG))
-    stages: list[tuple[str, float]] = [("prepare Airflow", time.monotonic() - started)]
-    stage_started = time.monotonic()
-    _say(f"  running DAG {requests[0].dag_id} (every complete delivery under {extracts / departments[0]}) ...")
-    since = dt.datetime.now(dt.timezone.utc)
-    results = []
-    for i, result in enumerate(orchestrate.run_dags(settings, env, requests)):
-        results.append(result)
-        stages.append((result.dag_id, time.monotonic() - stage_started))
-        ok = _report(result)
-        if i < len(departments):
-            _print_loads(url, departments[i], since)
-        if not ok:
-            return 1
-        stage_started = time.monotonic()
-        since = dt.datetime.now(dt.timezone.utc)
-        if i + 1 < len(departments):
-            code = departments[i + 1]
-            _say(f"  running DAG {orchestrate.INGEST_DAGS[code]} (every complete delivery under {extracts / code}) ...")
-        elif i + 1 == len(departments):
-            _say(f"  running DAG {orchestrate.WAREHOUSE_DAG} (build audit, validate, publish) ...")
+    # What each run is, said as it starts; the department whose loads follow it, if any.
+    steps = [(f"every complete delivery under {extracts / code}", code) for code in departments]
+    steps.append(("build audit, validate, publish", None))
+    stages: list[tuple[str, float, orchestrate.DagRunResult | None]] = [("prepare Airflow", time.monotonic() - started, None)]
+    with contextlib.closing(orchestrate.run_dags(settings, env, requests)) as runs:
+        for request, (what, department) in zip(requests, steps):
+            _say(f"  running DAG {request.dag_id} ({what}) ...")
+            stage_started, since = time.monotonic(), dt.datetime.now(dt.timezone.utc)
+            result = next(runs)
+            stages.append((result.dag_id, time.monotonic() - stage_started, result))
+            ok = _report(result)
+            if department:
+                _print_loads(url, department, since)
+            if not ok:
+                return 1
     _print_summary(url)
     if args.verbose:
-        _print_stages(settings, stages, results, time.monotonic() - started)
+        _print_stages(settings, stages, time.monotonic() - started)
     _say(f"\nDone in {time.monotonic() - started:.0f} s. Published schema: marts. Warehouse URL: {url}")
     _say("Query it: .venv/bin/govkpi kpi --year 2023   |   psql \"$(.venv/bin/govkpi warehouse url)\"")
     _say(
@@ -124,13 +120,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_stages(settings: Settings, stages: list[tuple[str, float]], results: list, total: float) -> None:
+def _print_stages(settings: Settings, stages: list, total: float) -> None:
     """Seconds by stage: each DAG run, and within it each task (from Airflow's metadata) and Airflow's own share."""
     from govkpi import orchestrate
 
     _say("\nSeconds by stage:")
-    for name, seconds in stages:
-        result = next((r for r in results if r.dag_id == name), None)
+    for name, seconds, result in stages:
         detail = ""
         if result is not None:
             tasks = orchestrate.task_seconds(settings, result.dag_id, result.run_id)

@@ -29,14 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-path", required=True)
     parser.add_argument("--log-path", required=True)
     parser.add_argument("--docs", action="store_true", help="also write dbt docs (static_index.html, catalog.json)")
-    parser.add_argument("--vars", help="dbt --vars (YAML)")
     args = parser.parse_args(argv)
 
     from dbt.cli.main import dbtRunner
 
     common = ["--project-dir", args.project_dir, "--target-path", args.target_path, "--log-path", args.log_path]
-    if args.vars:
-        common += ["--vars", args.vars]
     parsed = dbtRunner().invoke(["parse", *common])
     if not parsed.success or parsed.result is None:
         print(f"govkpi: dbt parse failed: {parsed.exception or 'see the messages above'}", file=sys.stderr)

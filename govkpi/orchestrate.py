@@ -153,13 +153,14 @@ def run_dags(
             [sys.executable, "-m", "govkpi.dag_runner", str(requests_file)],
             env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
         ) as proc:
-            done = 0
+            done, last_code = 0, 0
             for line in proc.stdout:
                 run = runs[done]
                 done += 1
-                yield _result(settings, run["dag_id"], Path(run["log_file"]), json.loads(line)["returncode"])
-        failed_early = done == 0 or (done < len(runs) and (proc.returncode != 0 or not stop_on_failure))
-        if failed_early:
+                last_code = json.loads(line)["returncode"]
+                yield _result(settings, run["dag_id"], Path(run["log_file"]), last_code)
+        stopped_as_asked = stop_on_failure and done > 0 and last_code != 0
+        if done < len(runs) and not stopped_as_asked:
             # The runner itself failed (it could not import Airflow, say): report it as the run it was on.
             run = runs[done]
             with Path(run["log_file"]).open("a") as out:

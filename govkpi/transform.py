@@ -209,9 +209,10 @@ def _run(command: list[str], settings: Settings, warehouse_url: str, target: Pat
         results = json.loads(results_file.read_text())
         invocation_id = results.get("metadata", {}).get("invocation_id", "")
         nodes = len(results.get("results", []))
-        for r in results.get("results", []):
-            if r.get("status") in ("error", "fail", "runtime error"):
-                failures.append(f"{r['unique_id']}: {r.get('status')} - {(r.get('message') or '').strip()}")
+        if any(r.get("status") in FAILED_STATUSES for r in results.get("results", [])):
+            manifest_file = target / "manifest.json"
+            manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
+            failures = failure_lines(results, manifest)
     if proc.returncode != 0:
         if not failures:
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
@@ -256,16 +257,22 @@ def dbt_test_outcomes(run_results: dict[str, Any], manifest: dict[str, Any]) -> 
 
 # A failure message names at most this many of the nodes dbt skipped because of it.
 SKIPPED_NAMED = 12
+# The statuses of a node dbt could not build or whose test did not pass.
+FAILED_STATUSES = ("error", "fail", "runtime error")
 
 
 def failure_lines(results: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
-    """Each failing node with the model it belongs to, then what dbt skipped because of the failures."""
+    """Each failing node with the model it belongs to, then what dbt skipped because of the failures.
+
+    The lines of a `DbtFailed` from any dbt command (`_run`); without a
+    manifest, the failing nodes are still named, without their models.
+    """
     nodes = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}
     lines, skipped = [], []
     for r in results.get("results", []):
         unique_id, status = r.get("unique_id", ""), r.get("status")
         node = nodes.get(unique_id, {})
-        if status in ("error", "fail", "runtime error"):
+        if status in FAILED_STATUSES:
             model = (node.get("attached_node") or "").rsplit(".", 1)[-1] or node.get("model") or ""
             where = f" (on {model})" if model else ""
             lines.append(f"{unique_id}{where}: {status} - {(r.get('message') or '').strip()}")

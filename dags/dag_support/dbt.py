@@ -49,56 +49,53 @@ def build_candidate(task_instance: Any) -> str:
     """Run the build (see the module docstring); returns the folder holding this build's dbt docs."""
     from govkpi import pipeline
     from govkpi.settings import load_settings
-    from govkpi.transform import DbtFailed, failure_lines
+    from govkpi.transform import dbt_connection_env
 
     settings = load_settings()
-    mask_warehouse_password()
+    connection = dbt_connection_env(settings.require_warehouse_url())
+    mask_warehouse_password(connection)
     target = settings.state_dir / "dbt" / "target"
     gate_import = threading.Thread(target=_import_gate, name="govkpi-import-gate", daemon=True)
     gate_import.start()
-    failed: DbtFailed | None = None
     try:
+        # A DbtFailed names each failing node and its model (govkpi.transform.failure_lines).
         result = pipeline.build_audit(docs=True)
-    except DbtFailed as exc:
-        failed = exc
     finally:
         gate_import.join()
-    results = _read_json(target / "run_results.json")
-    manifest = _read_json(target / "manifest.json")
-    if results is not None:
-        _report(task_instance, target, results, manifest or {})
-    if failed is not None:
-        raise DbtFailed(failure_lines(results, manifest) if results and manifest else failed.failures)
+        results = _read_json(target / "run_results.json")
+        if results is not None:
+            _report(task_instance, settings.dbt_project_dir, target, results, connection)
     return str(_stage_docs(settings.state_dir, target, result.invocation_id))
 
 
-def mask_warehouse_password() -> None:
+def mask_warehouse_password(connection: dict[str, str] | None = None) -> None:
     """Mask the warehouse password in this task's log (dbt gets it from the environment, and never prints it)."""
     from airflow.sdk.log import mask_secret
 
     from govkpi.settings import load_settings
     from govkpi.transform import dbt_connection_env
 
-    password = dbt_connection_env(load_settings().require_warehouse_url())["GOVKPI_DBT_PASSWORD"]
-    if password:
-        mask_secret(password)
+    if connection is None:
+        connection = dbt_connection_env(load_settings().require_warehouse_url())
+    if connection["GOVKPI_DBT_PASSWORD"]:
+        mask_secret(connection["GOVKPI_DBT_PASSWORD"])
 
 
-def _report(task_instance: Any, target: Path, results: dict[str, Any], manifest: dict[str, Any]) -> None:
+def _report(
+    task_instance: Any, project_dir: Path, target: Path, results: dict[str, Any], connection: dict[str, str]
+) -> None:
     """Invocation id and test verdicts to XCom, dbt node events to OpenLineage."""
     from govkpi.openlineage import emit_dbt_events
-    from govkpi.settings import load_settings
-    from govkpi.transform import dbt_connection_env, dbt_test_outcomes
+    from govkpi.transform import dbt_test_outcomes
 
     invocation_id = results.get("metadata", {}).get("invocation_id", "")
     if invocation_id:
         task_instance.xcom_push(key=INVOCATION_XCOM_KEY, value=invocation_id)
+    manifest = _read_json(target / "manifest.json") or {}
     task_instance.xcom_push(key=TESTS_XCOM_KEY, value=dbt_test_outcomes(results, manifest))
     # The processor renders the profile for the datasets' namespace (host,
     # port, database): those variables only, never the password.
-    connection = dbt_connection_env(load_settings().require_warehouse_url())
     with _environment({k: v for k, v in connection.items() if k != "GOVKPI_DBT_PASSWORD"}):
-        project_dir = load_settings().dbt_project_dir
         emit_dbt_events(project_dir, task_instance, profile_name=PROFILE_NAME, target=TARGET_NAME, target_path=target)
     log.info("dbt invocation %s: %d nodes", invocation_id, len(results.get("results", [])))
 
