@@ -91,13 +91,28 @@ def raw_table_ddl(spec: ExtractSpec) -> sql.Composed:
         sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(sql_type))
         for name, sql_type in spec.warehouse_columns()
     ] + [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(decl)) for name, decl in LINEAGE_COLUMNS]
-    return sql.SQL("create table if not exists {}.{} ({});\ncreate index if not exists {} on {}.{} (_file_id)").format(
-        sql.Identifier(RAW_SCHEMA),
-        sql.Identifier(spec.table),
-        sql.SQL(", ").join(columns),
-        sql.Identifier(f"{spec.table}_file_idx"),
-        sql.Identifier(RAW_SCHEMA),
-        sql.Identifier(spec.table),
+    # A BRIN index on _file_id: a file's rows are appended together, so the
+    # block ranges of a BRIN index find them as well as a B-tree would, and
+    # COPY keeps it up to date almost for free (a B-tree cost the server
+    # about a quarter of its time loading a million rows; ADR 0016).
+    # Warehouses created before it had a B-tree: it is replaced.
+    index = sql.Identifier(f"{spec.table}_file_idx")
+    table = sql.SQL("{}.{}").format(sql.Identifier(RAW_SCHEMA), sql.Identifier(spec.table))
+    return sql.SQL(
+        """create table if not exists {table} ({columns});
+do $$ begin
+  if exists (select from pg_class c join pg_am am on am.oid = c.relam
+             where c.oid = to_regclass({qualified_index}) and am.amname <> 'brin') then
+    execute {drop};
+  end if;
+end $$;
+create index if not exists {index} on {table} using brin (_file_id)"""
+    ).format(
+        table=table,
+        columns=sql.SQL(", ").join(columns),
+        index=index,
+        qualified_index=sql.Literal(f"{RAW_SCHEMA}.{spec.table}_file_idx"),
+        drop=sql.Literal(sql.SQL("drop index {}.{}").format(sql.Identifier(RAW_SCHEMA), index).as_string()),
     )
 
 

@@ -6,6 +6,11 @@ mark), and a totals row at the bottom. Readers find the header, map it to
 the spec's columns, and yield DataFrames of *strings* (typing is the
 parser's job) with the spreadsheet row number of each row, in bounded
 chunks so memory stays flat in the file's size.
+
+CSV files are cut into blocks of whole records (4 MiB), each
+transcoded to UTF-8 if need be and split into cells by polars' reader;
+Python's csv module takes over only for a block polars cannot read (a stray
+quote, more cells than the header), so that such a row is named precisely.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import io
 import logging
 import math
 import re
@@ -20,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
+import polars as pl
 
 from ingestion.errors import ExtractError
 from ingestion.spec import ExtractSpec
@@ -28,8 +34,9 @@ from ingestion.spec import ExtractSpec
 log = logging.getLogger(__name__)
 
 ROW_NUMBER = "_row_number"
-CHUNK_ROWS = 100_000
-_BLOCK = 1 << 20
+CHUNK_ROWS = 100_000  # rows per chunk of a workbook
+_BLOCK = 1 << 20  # bytes per read of the encoding scan
+CSV_BLOCK_BYTES = 4 << 20  # bytes per chunk of a CSV file (about 50,000 rows of a roster)
 REPLACEMENT = "\ufffd"
 
 _SPACES = re.compile(r"[\s\u3000]+")
@@ -54,6 +61,9 @@ class Encoding:
 
     name: str  # codec name for Python: 'utf-8-sig', 'utf-8' or 'gb18030'
     label: str  # as recorded in the manifest
+    # For UTF-8, the offset of the first byte that does not decode, None if
+    # all do. GB18030 files are not scanned ahead: they are decoded block by
+    # block while read, which finds the damage then.
     first_error_offset: int | None = None
 
 
@@ -84,7 +94,7 @@ def detect_encoding(path: Path) -> Encoding:
     A file that decodes as UTF-8 is UTF-8: GB18030 text practically never
     does. If UTF-8 fails only after valid multi-byte UTF-8 text, the file is
     UTF-8 with damaged bytes, not GB18030 (GB18030 would decode the damage
-    into plausible but wrong characters). Otherwise GB18030 is tried.
+    into plausible but wrong characters). Otherwise it is GB18030.
     Undecodable bytes are not fatal here: the reader replaces them and the
     parser rejects exactly the rows that hold them.
     """
@@ -98,8 +108,7 @@ def detect_encoding(path: Path) -> Encoding:
         return Encoding("utf-8", "utf-8")
     if non_ascii:
         return Encoding("utf-8", "utf-8", err)
-    gb_err, _ = _scan(path, "gb18030")
-    return Encoding("gb18030", "gb18030", gb_err)
+    return Encoding("gb18030", "gb18030")
 
 
 # --------------------------------------------------------------------------
@@ -224,28 +233,38 @@ def map_header(spec: ExtractSpec, rows: list[list[object]], file: str) -> Header
 
 
 @dataclass
+class Chunk:
+    """Rows of a file as text: one column per spec column (null where empty) and the row number."""
+
+    rows: pl.DataFrame
+    # False when every byte of these rows decoded cleanly: no cell can hold U+FFFD from damage.
+    may_hold_undecodable: bool
+
+
+@dataclass
 class OpenedExtract:
     """A file ready to stream: its encoding, header and chunk iterator."""
 
     path: Path
     encoding: str
     header: HeaderMap
-    chunks: Iterator[pd.DataFrame]
-    # False when every byte decoded cleanly: no cell can hold U+FFFD from damage.
-    may_hold_undecodable: bool = True
+    chunks: Iterator[Chunk]
 
 
-def _frame(spec: ExtractSpec, header: HeaderMap, rows: list[list[object]], numbers: list[int]) -> pd.DataFrame:
-    data: dict[str, list[str]] = {}
+def _text_schema(spec: ExtractSpec) -> dict[str, pl.DataType]:
+    return {**{col.name: pl.String() for col in spec.columns}, ROW_NUMBER: pl.Int64()}
+
+
+def _frame(spec: ExtractSpec, header: HeaderMap, rows: list[list[object]], numbers: list[int]) -> pl.DataFrame:
+    data: dict[str, list] = {}
     for col in spec.columns:
         pos = header.positions.get(col.name)
         if pos is None:
-            data[col.name] = [""] * len(rows)
+            data[col.name] = [None] * len(rows)
         else:
-            data[col.name] = [_cell_text(r[pos]) if pos < len(r) else "" for r in rows]
-    frame = pd.DataFrame(data, dtype=object)
-    frame[ROW_NUMBER] = numbers
-    return frame
+            data[col.name] = [(_cell_text(r[pos]) or None) if pos < len(r) else None for r in rows]
+    data[ROW_NUMBER] = numbers
+    return pl.DataFrame(data, schema=_text_schema(spec))
 
 
 def _cell_text(value: object) -> str:
@@ -277,33 +296,13 @@ def _is_blank(row: list[object]) -> bool:
     return all(c is None or (isinstance(c, str) and not c.strip()) for c in row)
 
 
-def _totals_rows(spec: ExtractSpec, part: pd.DataFrame) -> pd.Series:
-    """Rows of a CSV chunk with a totals marker (合计, 总计, 小计) in any read cell, spaces ignored.
-
-    A totals row leaves cells empty (it has no ID, no name), so only rows
-    with an empty cell are examined: on a clean million-row file, none.
-    """
-    candidates = pd.Series(False, index=part.index)
-    for column in part.columns:
-        candidates |= part[column] == ""
-    subset = part[candidates]
-    # Of those, only rows with 计 somewhere (all markers have it) are read cell by cell.
-    marked = pd.Series(False, index=subset.index)
-    for column in subset.columns:
-        marked |= subset[column].str.contains("计", regex=False).fillna(False).astype(bool)
-    totals = pd.Series(False, index=part.index)
-    hits = [idx for idx, row in zip(subset.index[marked], subset[marked].itertuples(index=False)) if _is_totals(spec, list(row))]
-    totals[hits] = True
-    return totals
-
-
 def _is_totals(spec: ExtractSpec, row: list[object]) -> bool:
     return any(isinstance(c, str) and _SPACES.sub("", c) in spec.totals_markers for c in row)
 
 
 def _filtered_chunks(
     spec: ExtractSpec, header: HeaderMap, rows: Iterator[tuple[int, list[object]]], file: str
-) -> Iterator[pd.DataFrame]:
+) -> Iterator[Chunk]:
     buffer: list[list[object]] = []
     numbers: list[int] = []
     for number, row in rows:
@@ -315,10 +314,10 @@ def _filtered_chunks(
         buffer.append(row)
         numbers.append(number)
         if len(buffer) >= CHUNK_ROWS:
-            yield _frame(spec, header, buffer, numbers)
+            yield Chunk(_frame(spec, header, buffer, numbers), False)
             buffer, numbers = [], []
     if buffer:
-        yield _frame(spec, header, buffer, numbers)
+        yield Chunk(_frame(spec, header, buffer, numbers), False)
 
 
 def open_xlsx(spec: ExtractSpec, path: Path) -> OpenedExtract:
@@ -353,81 +352,214 @@ def open_xlsx(spec: ExtractSpec, path: Path) -> OpenedExtract:
             yield number, list(row)
         workbook.close()
 
-    return OpenedExtract(path, "xlsx", header, _filtered_chunks(spec, header, numbered(), path.name), False)
+    return OpenedExtract(path, "xlsx", header, _filtered_chunks(spec, header, numbered(), path.name))
+
+
+# --------------------------------------------------------------------------
+# CSV
+# --------------------------------------------------------------------------
+
+
+def _record_end(buf: bytes) -> int | None:
+    """Where the last whole record of `buf` ends: after a line break outside quotes.
+
+    In UTF-8 and GB18030 the bytes of '"' and of a line break never occur
+    inside a multi-byte character, so counting them in the raw bytes is
+    exact: a line break ends a record when the quotes before it pair up.
+    """
+    end = buf.rfind(b"\n")
+    if end < 0:
+        return None
+    quotes = buf.count(b'"', 0, end)
+    while quotes % 2:
+        previous = buf.rfind(b"\n", 0, end)
+        if previous < 0:
+            return None
+        quotes -= buf.count(b'"', previous, end)
+        end = previous
+    return end + 1
+
+
+def _record_blocks(fh: io.BufferedReader) -> Iterator[tuple[int, bytes]]:
+    """(offset, bytes) of the rest of the file in blocks of whole records.
+
+    A quoted cell with a line break in it is never cut. A file whose quotes
+    never pair up (a stray quote) makes one block of the rest of the file,
+    which Python's csv module then reads (a quote inside a cell as text).
+    """
+    offset = fh.tell()
+    carry = b""
+    while True:
+        data = fh.read(CSV_BLOCK_BYTES)
+        if not data:
+            if carry:
+                yield offset, carry
+            return
+        buf = carry + data if carry else data
+        cut = _record_end(buf)
+        if cut is None:
+            carry = buf
+            continue
+        yield offset, buf[:cut]
+        offset += cut
+        carry = buf[cut:]
+
+
+def _head_records(fh: io.BufferedReader, codec: str, count: int) -> tuple[list[list[object]], list[int]]:
+    """The first `count` records, and the byte offset at which each ends."""
+    ends: list[int] = []
+    position = fh.tell()
+
+    def lines() -> Iterator[str]:
+        nonlocal position
+        for raw in iter(fh.readline, b""):
+            position += len(raw)
+            yield raw.decode(codec, errors="replace")
+
+    rows: list[list[object]] = []
+    try:
+        for record in csv.reader(lines()):
+            rows.append(list(record))
+            ends.append(position)
+            if len(rows) >= count:
+                break
+    except csv.Error:
+        pass  # an unterminated quote in the first rows: the header search says what is missing
+    return rows, ends
+
+
+def _cells_by_csv_module(text: str, width: int, first_row: int, file: str) -> pl.DataFrame:
+    """A block polars refused, read with Python's csv module so the bad row can be named."""
+    rows: list[list[str | None]] = []
+    try:
+        for index, record in enumerate(csv.reader(io.StringIO(text, newline=""))):
+            if len(record) > width and any(cell.strip() for cell in record[width:]):
+                raise ExtractError(
+                    f"the line has {len(record)} cells, more than the {width} of the header",
+                    file=file,
+                    row=first_row + index,
+                    action="Check for an unquoted comma or a line break inside a cell and re-export",
+                )
+            cells = [cell or None for cell in record[:width]]
+            rows.append(cells + [None] * (width - len(cells)))
+    except csv.Error as exc:
+        raise ExtractError(
+            f"the line cannot be split into the header's columns ({exc})",
+            file=file,
+            row=first_row + len(rows),
+            action="Check for an unquoted comma or a line break inside a cell and re-export",
+        ) from None
+    return pl.DataFrame(rows, schema={f"c{i}": pl.String() for i in range(width)}, orient="row")
+
+
+def _totals_rows(spec: ExtractSpec, cells: pl.DataFrame, names: list[str]) -> pl.Series:
+    """Which rows hold a totals marker (合计, 总计, 小计) in a read cell, spaces ignored.
+
+    A totals row leaves cells empty (it has no ID, no name), so only rows
+    with an empty cell, and not all empty, are examined: on a clean
+    million-row file, none.
+    """
+    empty = [pl.col(c).is_null() for c in names]
+    candidates = cells.select(pl.any_horizontal(empty) & ~pl.all_horizontal(empty)).to_series()
+    totals = pl.repeat(False, cells.height, eager=True)
+    if not candidates.any():
+        return totals
+    markers = list(spec.totals_markers)
+    marked = cells.filter(candidates).select(
+        pl.any_horizontal(pl.col(c).str.replace_all(r"[\s\u3000]+", "").is_in(markers).fill_null(False) for c in names)
+    ).to_series()
+    return totals.scatter(candidates.arg_true().filter(marked), True)
+
+
+@dataclass(frozen=True)
+class _Utf8Block:
+    utf8: bytes
+    first_error: int | None  # offset in the block of the first byte that did not decode, None if all did
+
+
+def _utf8_blocks(blocks: Iterator[tuple[int, bytes]], codec: str) -> Iterator[tuple[int, int, _Utf8Block]]:
+    """(offset, size in the file, text as UTF-8) of each block: GB18030 is transcoded for polars' reader."""
+    for offset, block in blocks:
+        if codec != "gb18030":
+            yield offset, len(block), _Utf8Block(block, None)
+            continue
+        try:
+            yield offset, len(block), _Utf8Block(block.decode(codec).encode("utf-8"), None)
+        except UnicodeDecodeError as exc:
+            yield offset, len(block), _Utf8Block(block.decode(codec, errors="replace").encode("utf-8"), exc.start)
 
 
 def open_csv(spec: ExtractSpec, path: Path) -> OpenedExtract:
-    """Stream a CSV export in chunks with pandas' C parser.
+    """Stream a CSV export in blocks of whole records, split into cells by polars.
 
     Bytes that do not decode become U+FFFD; the parser rejects those rows
     naming the column, and every other row is kept.
     """
     encoding = detect_encoding(path)
-    if encoding.first_error_offset is not None:
-        log.warning(
-            "%s: bytes at offset %d do not decode as %s; the rows holding them will be rejected",
-            path.name,
-            encoding.first_error_offset,
-            encoding.label,
-        )
-    head: list[list[object]] = []
-    with path.open("r", encoding=encoding.name, errors="replace", newline="") as fh:
-        reader = csv.reader(fh)
-        for row in reader:
-            head.append(list(row))
-            if len(head) >= spec.header_search_rows:
-                break
-    header = map_header(spec, head, path.name)
+    codec = "utf-8" if encoding.name == "utf-8-sig" else encoding.name
+    fh = path.open("rb")
+    if encoding.name == "utf-8-sig":
+        fh.read(3)
+    head, ends = _head_records(fh, codec, spec.header_search_rows)
+    try:
+        header = map_header(spec, head, path.name)
+    except ExtractError:
+        fh.close()
+        raise
+    width = max(len(row) for row in head)
     # The first column is read too, even when not loaded: that is where a
     # totals row says 合计 (under 序号).
-    usecols = sorted(set(header.positions.values()) | {0})
+    read = sorted(set(header.positions.values()) | {0})
+    read_names = [f"c{i}" for i in read]
+    schema = {f"c{i}": pl.String() for i in range(width)}
+    fh.seek(ends[min(header.row_number, len(ends)) - 1])
 
-    def chunks() -> Iterator[pd.DataFrame]:
-        reader = pd.read_csv(
-            path,
-            encoding=encoding.name,
-            encoding_errors="replace",
-            skiprows=header.row_number,
-            header=None,
-            usecols=usecols,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            chunksize=CHUNK_ROWS,
-            engine="c",
-        )
-        first = header.row_number + 1
-        by_position = {pos: name for name, pos in header.positions.items()}
-        for part in _parsed_or_refused(reader, path.name, header.row_number):
-            frame = pd.DataFrame(index=part.index)
-            for col in spec.columns:
-                pos = header.positions.get(col.name)
-                frame[col.name] = part[pos] if pos is not None else ""
-            frame[ROW_NUMBER] = part.index + first
-            cells = frame[list(by_position.values())]
-            blank = (cells == "").all(axis=1) & (part[0] == "")
-            totals = _totals_rows(spec, part)
-            if totals.any():
-                log.info("%s: rows %s are totals rows, not data; skipped", path.name, frame.loc[totals, ROW_NUMBER].tolist())
-            yield frame[~(blank | totals)].reset_index(drop=True)
+    def chunks() -> Iterator[Chunk]:
+        next_row = header.row_number + 1
+        damage_logged = False
+        with fh:
+            for offset, size, block in _utf8_blocks(_record_blocks(fh), codec):
+                data = block.utf8
+                if codec == "gb18030":
+                    damaged = block.first_error is not None
+                    first_error = offset + block.first_error if block.first_error is not None else None
+                else:  # UTF-8 was scanned ahead: this block and those after the first bad byte may hold U+FFFD
+                    first_error = encoding.first_error_offset
+                    damaged = first_error is not None and first_error < offset + size
+                if damaged and not damage_logged:
+                    log.warning(
+                        "%s: bytes at offset %d do not decode as %s; the rows holding them will be rejected",
+                        path.name, first_error, encoding.label,
+                    )
+                    damage_logged = True
+                try:
+                    cells = pl.read_csv(
+                        data, has_header=False, schema=schema, columns=read, encoding="utf8-lossy" if damaged else "utf8",
+                        raise_if_empty=False, missing_columns="insert",
+                    )
+                except pl.exceptions.PolarsError:
+                    text = data.decode("utf-8", errors="replace")
+                    cells = _cells_by_csv_module(text, width, next_row, path.name).select(read_names)
+                count = cells.height
+                frame = cells.select(
+                    *(
+                        pl.col(f"c{header.positions[col.name]}").alias(col.name) if col.name in header.positions
+                        else pl.lit(None, dtype=pl.String).alias(col.name)
+                        for col in spec.columns
+                    ),
+                    pl.int_range(next_row, next_row + count, dtype=pl.Int64).alias(ROW_NUMBER),
+                )
+                next_row += count
+                skipped = cells.select(pl.all_horizontal(pl.col(read_names).is_null())).to_series()
+                totals = _totals_rows(spec, cells, read_names)
+                if totals.any():
+                    log.info("%s: rows %s are totals rows, not data; skipped", path.name, frame.filter(totals)[ROW_NUMBER].to_list())
+                    skipped = skipped | totals
+                rows = frame.filter(~skipped) if skipped.any() else frame
+                if rows.height:
+                    yield Chunk(rows, damaged)
 
-    return OpenedExtract(path, encoding.label, header, chunks(), encoding.first_error_offset is not None)
-
-
-def _parsed_or_refused(reader: Iterator[pd.DataFrame], file: str, header_row: int) -> Iterator[pd.DataFrame]:
-    """pandas' chunks, with a malformed line turned into a message a clerk can act on."""
-    try:
-        yield from reader
-    except pd.errors.ParserError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        row = header_row + int(match.group(1)) if match else None
-        raise ExtractError(
-            f"the line cannot be split into the header's columns ({exc})",
-            file=file,
-            row=row,
-            action="Check for an unquoted comma or a line break inside a cell and re-export",
-        ) from None
+    return OpenedExtract(path, encoding.label, header, chunks())
 
 
 def open_extract(spec: ExtractSpec, path: Path) -> OpenedExtract:
@@ -446,6 +578,8 @@ def open_extract(spec: ExtractSpec, path: Path) -> OpenedExtract:
 
 __all__ = [
     "CHUNK_ROWS",
+    "CSV_BLOCK_BYTES",
+    "Chunk",
     "ROW_NUMBER",
     "REPLACEMENT",
     "Encoding",

@@ -245,3 +245,42 @@ def test_cells_with_backslashes_and_tabs_reach_raw_unchanged(conn, tmp_path):
     assert file.rows_loaded == 3
     values = {r[0] for r in conn.execute("select class_id from raw.hrss_enrolment where _file_id = %s", (file.file_id,))}
     assert "DG\\2023\t01" in values
+
+
+def test_a_file_of_many_chunks_is_pipelined_and_loads_what_a_small_file_would(conn, tmp_path, monkeypatch):
+    """Above two blocks the loader pseudonymises in its helper process while it reads on.
+
+    Blocks are made tiny here so the sample roster spans some twenty of them:
+    every row arrives once, in order, with the pseudonym `hmac.new` gives,
+    and a bad row in the middle is quarantined with its own row number.
+    """
+    import hmac
+
+    from ingestion.pii import Pseudonymiser as RealPseudonymiser
+
+    lines = roster_lines(120)
+    original = lines[70].split(",")[3]
+    lines[70] = set_field(lines[70], 3, original[:-1] + ("1" if original[-1] != "1" else "2"))
+    path = write_roster(tmp_path, lines, name="培训学员花名册_2023_大文件.csv")
+    monkeypatch.setattr("ingestion.readers.CSV_BLOCK_BYTES", 400)
+    monkeypatch.setattr("ingestion.loader.CSV_BLOCK_BYTES", 400)
+    workers = []
+    real_worker = RealPseudonymiser.worker
+    monkeypatch.setattr(RealPseudonymiser, "worker", lambda self: workers.append(1) or real_worker(self))
+
+    outcome = load(conn, tmp_path)
+
+    assert workers == [1], "the helper process was used"
+    [file] = outcome.files
+    assert (file.rows_read, file.rows_loaded, file.rows_rejected) == (120, 119, 1)
+    [(row, column, reason, _)] = quarantine_for(conn, file.file_id)
+    assert (row, column) == (71, "公民身份号码") and "check digit" in reason
+    loaded = conn.execute(
+        "select _row_number, person_id from raw.hrss_enrolment where _file_id = %s order by _row_number", (file.file_id,)
+    ).fetchall()
+    expected = [
+        (number, hmac.new(TEST_KEY.encode(), line.split(",")[3].upper().encode(), "sha256").hexdigest())
+        for number, line in enumerate(lines[2:], start=3)
+        if number != 71
+    ]
+    assert loaded == expected
