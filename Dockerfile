@@ -42,7 +42,7 @@ RUN pip install --no-deps -e /opt/govkpi/app \
 # dbt's manifest, which `govkpi lineage` reads the models' graph from:
 # `dbt parse` (no database) builds it into the image, so the source tree
 # may be read-only.
-RUN python -m govkpi.transform
+RUN govkpi manifest
 
 # The non-root user. Group 0 and group-writable state folders, as in the
 # official Airflow image, let compose run the containers as any UID

@@ -55,7 +55,7 @@ OUT_DIR = ROOT / "benchmarks" / "out"
 if str(ROOT) not in sys.path:  # run as a script from anywhere, not only with the project installed
     sys.path.insert(0, str(ROOT))
 
-# The roster as the bureau exports it (see ingestion/sample_data/hrss/2023-03/
+# The roster as the bureau exports it (see sample_data/hrss/2023-03/
 # 培训学员花名册_2023-03.csv): a title line, then these headers.
 TITLE = "**镇2023年职业技能培训学员花名册（合成样例数据，非真实人员）"
 HEADER = ("序号", "姓名", "性别", "公民身份号码", "联系电话", "所在村(社区)", "班级编号", "报名日期", "是否结业")
@@ -164,7 +164,8 @@ def generate_roster(path: Path, rows: int, seed: int) -> None:
     if rows > space:
         raise BenchmarkError(f"at most {space} distinct IDs can be generated; asked for {rows}")
     stride = 7_368_787  # prime, does not divide `space`: i -> (i*stride + 12345) mod space is a permutation
-    assert space % stride != 0
+    if space % stride == 0:
+        raise BenchmarkError(f"stride {stride} divides {space}: the IDs would repeat")
 
     rng = np.random.default_rng(seed)
     n_classes = max(12, rows // 50)

@@ -55,9 +55,10 @@ for extra in (ROOT, ROOT / "benchmarks"):
 
 from ingest_benchmark import server_facts, warehouse  # noqa: E402
 
+from ingestion.specs import DEPARTMENTS  # noqa: E402
+
 log = logging.getLogger("warehouse_benchmark")
 MONTHS = [f"2023-{m:02d}" for m in range(1, 13)]
-DEPARTMENTS = ("hrss", "health", "enforcement")
 INCREMENTAL_FACTS = (
     "fct_training_enrolment", "fct_inpatient_stay", "fct_remote_reading",
     "fct_expert_round", "fct_medical_aid_payment", "fct_enforcement_case",
@@ -87,7 +88,7 @@ def configure(url: str, state: Path) -> None:
         {
             "GOVKPI_WAREHOUSE_URL": url,
             "GOVKPI_STATE_DIR": str(state),
-            "GOVKPI_LANDING_DIR": str(ROOT / "ingestion" / "sample_data"),
+            "GOVKPI_LANDING_DIR": str(ROOT / "sample_data"),
             "GOVKPI_PSEUDONYM_KEY": "benchmark-key-" + "0123456789abcdef" * 2,
         }
     )

@@ -34,7 +34,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import AssetAny, dag, task
 
-from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS, WAREHOUSE_POOL, fail_fast, warehouse_deadline
+from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS, WAREHOUSE_POOL, warehouse_deadline
 from dag_support.dbt import INVOCATION_XCOM_KEY, TESTS_XCOM_KEY
 
 
@@ -57,16 +57,14 @@ def govkpi_warehouse():
         """Manifest vs raw, before anything is built from raw."""
         from govkpi.pipeline import validate_raw as validate
 
-        with fail_fast():
-            return validate(run_label=context["run_id"])
+        return validate(run_label=context["run_id"])
 
     @task(pool=WAREHOUSE_POOL)
     def build_audit(**context) -> str:
         """One dbt build (and its docs) into marts_audit; returns where the docs wait for `document`."""
         from dag_support.dbt import build_candidate
 
-        with fail_fast():
-            return build_candidate(context["ti"])
+        return build_candidate(context["ti"])
 
     @task(pool=WAREHOUSE_POOL)
     def validate_audit(**context) -> int:
@@ -74,8 +72,7 @@ def govkpi_warehouse():
         from govkpi.pipeline import validate_audit as validate
 
         dbt_results = context["ti"].xcom_pull(task_ids="build_audit", key=TESTS_XCOM_KEY) or []
-        with fail_fast():
-            return validate(run_label=context["run_id"], dbt_results=dbt_results)
+        return validate(run_label=context["run_id"], dbt_results=dbt_results)
 
     @task(pool=WAREHOUSE_POOL, outlets=[PUBLISHED_MARTS])
     def publish(validation_run_id: int, **context) -> int:
@@ -83,13 +80,12 @@ def govkpi_warehouse():
         from govkpi.pipeline import publish as do_publish
 
         invocation = context["ti"].xcom_pull(task_ids="build_audit", key=INVOCATION_XCOM_KEY)
-        with fail_fast():
-            return do_publish(
-                validation_run_id=validation_run_id,
-                dbt_invocation_id=invocation,
-                dag_id=context["dag"].dag_id,
-                run_id=context["run_id"],
-            ).publication_id
+        return do_publish(
+            validation_run_id=validation_run_id,
+            dbt_invocation_id=invocation,
+            dag_id=context["dag"].dag_id,
+            run_id=context["run_id"],
+        ).publication_id
 
     @task(pool=WAREHOUSE_POOL)
     def document(publication_id: int, dbt_docs: str) -> str:
@@ -98,8 +94,7 @@ def govkpi_warehouse():
         from govkpi.settings import load_settings
 
         settings = load_settings()
-        with fail_fast():
-            return str(document_publication(settings, settings.require_warehouse_url(), publication_id, Path(dbt_docs)))
+        return str(document_publication(settings, settings.require_warehouse_url(), publication_id, Path(dbt_docs)))
 
     raw_checked = validate_raw()
     built = build_audit()

@@ -19,10 +19,10 @@ import sys
 
 import psycopg
 
+from govkpi.errors import GovkpiError
 from govkpi.settings import load_settings, redact_url
 from govkpi.warehouse import AUDITOR_ROLE, BI_ROLE, ensure_roles
 from ingestion.ddl import ensure_schema
-from ingestion.errors import GovkpiError
 from ingestion.specs import all_extracts
 
 log = logging.getLogger("govkpi.prepare_warehouse")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingestion.errors import GovkpiError
+from govkpi.errors import GovkpiError
 
 
 class GateError(GovkpiError):

@@ -42,6 +42,7 @@ from expectations import DEFAULT_CANDIDATE_SCHEMA  # noqa: E402
 from expectations.errors import GateError  # noqa: E402
 from expectations.suites import RAW_SUITE_MODULES, SUITE_MODULES  # noqa: E402
 from expectations.suites._checks import Relation, checked_identifier  # noqa: E402
+from ingestion.ddl import returned  # noqa: E402
 
 logger = logging.getLogger(__name__)
 # Each failed check is logged here at WARNING, apart from progress, so a
@@ -306,8 +307,7 @@ def _start_run(conn: psycopg.Connection, *, run_label: str, candidate_schema: st
         """,
         (run_label, candidate_schema, gx.__version__, scope),
     ).fetchone()
-    assert row is not None
-    return int(row[0])
+    return int(returned(row, "insert into audit.validation_run")[0])
 
 
 def _finish_run(conn: psycopg.Connection, run_id: int, *, success: bool) -> None:
@@ -441,7 +441,8 @@ def _validate_suite(
 
 def _outcome(suite_name: str, suite_relation: str, result: ExpectationValidationResult) -> _Outcome:
     config = result.expectation_config
-    assert config is not None
+    if config is None:
+        raise RuntimeError(f"Great Expectations returned a result of suite {suite_name} without its expectation")
     meta = config.meta or {}
     check = meta.get("check") or config.description or config.type
     expected = meta.get("expected") or config.description or config.type

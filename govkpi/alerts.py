@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +29,10 @@ _MESSAGE_LIMIT = 2000
 
 
 def alert_dir() -> Path:
-    explicit = os.environ.get("GOVKPI_ALERT_DIR")
-    if explicit:
-        return Path(explicit)
-    return Path(os.environ.get("GOVKPI_STATE_DIR", ".govkpi")) / "alerts"
+    """Where alerts are written: `Settings.alert_dir` (`<state dir>/alerts` unless GOVKPI_ALERT_DIR says otherwise)."""
+    from govkpi.settings import load_settings
+
+    return load_settings().alert_dir
 
 
 def write_alert(kind: str, summary: str, **fields: Any) -> dict[str, Any]:
@@ -56,14 +55,11 @@ def write_alert(kind: str, summary: str, **fields: Any) -> dict[str, Any]:
     return alert
 
 
-DEFAULT_WAREHOUSE_DEADLINE_MINUTES = 120.0
-
-
 def deadline_minutes() -> float:
-    """GOVKPI_WAREHOUSE_DEADLINE_MINUTES: how long a warehouse run may take from being queued (0: no alert)."""
-    from govkpi.settings import env_duration
+    """How long a warehouse run may take from being queued (0: no alert): `Settings.warehouse_deadline_minutes`."""
+    from govkpi.settings import load_settings
 
-    return env_duration("GOVKPI_WAREHOUSE_DEADLINE_MINUTES", DEFAULT_WAREHOUSE_DEADLINE_MINUTES, "minutes")
+    return load_settings().warehouse_deadline_minutes
 
 
 def read_alerts(folder: Path | None = None) -> list[dict[str, Any]]:

@@ -29,14 +29,16 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from ingestion.errors import GovkpiError
+from govkpi import schemas
+from govkpi.errors import GovkpiError
+from ingestion.ddl import returned
 
 log = logging.getLogger(__name__)
 
-PUBLISHED_SCHEMA = "marts"
+PUBLISHED_SCHEMA = schemas.PUBLISHED
 # dbt's custom schemas (dbt_project.yml): a verify build prefixes each one.
-DBT_SCHEMAS = ("staging", "intermediate", "marts_audit", "reference")
-MARTS_BUILD_SCHEMA = "marts_audit"
+DBT_SCHEMAS = schemas.DBT_SCHEMAS
+MARTS_BUILD_SCHEMA = schemas.CANDIDATE
 
 
 class AuditError(GovkpiError):
@@ -50,8 +52,7 @@ def table_hash(conn: psycopg.Connection, schema: str, table: str) -> str:
             "select count(*) || ':' || coalesce(md5(string_agg(t::text, E'\\n' order by t::text)), '') from {} t"
         ).format(sql.Identifier(schema, table))
     ).fetchone()
-    assert row is not None
-    return str(row[0])
+    return str(returned(row, f"the content hash of {schema}.{table}")[0])
 
 
 def schema_hashes(conn: psycopg.Connection, schema: str, tables: list[str] | None = None) -> dict[str, str]:

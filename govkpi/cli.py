@@ -15,15 +15,14 @@ import datetime as dt
 import decimal
 import json
 import logging
-import os
 import secrets
 import sys
 import time
 from pathlib import Path
 
+from govkpi.errors import GovkpiError
 from govkpi.jsonvalues import json_value, jsonable
 from govkpi.settings import Settings, load_settings, redact_url
-from ingestion.errors import GovkpiError
 
 log = logging.getLogger("govkpi")
 
@@ -73,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     url = resolve_url(settings)
     _say(f"  warehouse: {redact_url(url) if settings.warehouse_url else 'embedded PostgreSQL, ' + url}")
     extra = {"GOVKPI_WAREHOUSE_URL": url, "GOVKPI_LANDING_DIR": str(extracts), "GOVKPI_STATE_DIR": str(settings.state_dir)}
-    if not os.environ.get("GOVKPI_PSEUDONYM_KEY"):
+    if not settings.has_pseudonym_key:
         extra["GOVKPI_PSEUDONYM_KEY"] = demo_key(settings)
         _say(
             f"  pseudonymisation key: GOVKPI_PSEUDONYM_KEY is not set, using the demo key in "
@@ -441,6 +440,70 @@ def _print_publication(d: dict) -> None:
 
 
 # --------------------------------------------------------------------------
+# One stage at a time, without Airflow: govkpi load / gate / manifest / schema-diagram
+# --------------------------------------------------------------------------
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    """Load one department's new files into `raw`, as its ingest DAG's load task does."""
+    from govkpi import pipeline
+
+    outcome = pipeline.load_department(args.department, periods=args.period, landing=args.extracts)
+    _say(outcome.summary())
+    return 0
+
+
+GATE_PASSED, GATE_FAILED = 0, 1  # and 2, as every GovkpiError: the gate could not run
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    """Validate the dbt audit build (the publication candidate) with the Great Expectations suites."""
+    from govkpi.warehouse import resolve_url
+
+    url = resolve_url(load_settings())
+    # Imported here so `--help` answers without loading Great Expectations.
+    from expectations.gate import FAILURE_LOGGER, run_gate
+
+    # Failed checks are printed in the summary below; logging them as well would say it all twice.
+    logging.getLogger(FAILURE_LOGGER).setLevel(logging.ERROR)
+    result = run_gate(url, candidate_schema=args.schema, run_label=args.run_label, results_dir=args.results_dir)
+    if result.success:
+        _say(f"PASSED: all {result.checks_run} checks of schema {args.schema} passed (validation run {result.validation_run_id}).")
+        return GATE_PASSED
+    passed = result.checks_run - len(result.failures)
+    _say(
+        f"FAILED: {len(result.failures)} of {result.checks_run} checks of schema {args.schema} failed, "
+        f"{passed} passed (validation run {result.validation_run_id}). Do not publish this build."
+    )
+    for number, failure in enumerate(result.failures, start=1):
+        _say(f"\n{number}. {failure.check}\n   suite:    {failure.suite}\n   relation: {failure.relation}\n   {failure.message}")
+    return GATE_FAILED
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    """Build dbt's manifest (`dbt parse`, no database) if it is missing or older than the project."""
+    from govkpi.transform import ensure_manifest
+
+    _say(str(ensure_manifest(load_settings())))
+    return 0
+
+
+def cmd_schema_diagram(args: argparse.Namespace) -> int:
+    """Draw the published star schema into docs/schema.md (or, with --check, say whether it is stale)."""
+    from govkpi.schema_diagram import OUTPUT, build_manifest, render
+
+    path = load_settings().project_root / OUTPUT
+    text = render(build_manifest())
+    if args.check:
+        if not path.exists() or path.read_text() != text:
+            raise GovkpiError(f"{path} is out of date: run `govkpi schema-diagram`")
+        return 0
+    path.write_text(text)
+    _say(f"wrote {path}")
+    return 0
+
+
+# --------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -479,6 +542,30 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("id", help="publication id, or `latest`")
     check.add_argument("--keep", action="store_true", help="keep the scratch schemas verify_<id>_* for a look")
     check.set_defaults(func=cmd_audit)
+
+    # Each stage alone, for debugging and for scripts; the DAGs call the same functions.
+    from govkpi.schemas import CANDIDATE
+    from ingestion.specs import DEPARTMENTS
+
+    load = sub.add_parser("load", help="load one department's new files into raw (no Airflow)")
+    load.add_argument("department", choices=sorted(DEPARTMENTS))
+    load.add_argument("--extracts", type=Path, help="landing folder with <department>/<period>/ (default: GOVKPI_LANDING_DIR)")
+    load.add_argument("--period", action="append", help="only this period folder, e.g. 2023-03 (repeatable)")
+    load.set_defaults(func=cmd_load)
+    gate = sub.add_parser(
+        "gate",
+        help="validate the dbt audit build with the Great Expectations suites (no Airflow)",
+        description="Exit 0 when every check passed, 1 when any failed, 2 when the gate could not run.",
+    )
+    gate.add_argument("--schema", default=CANDIDATE, help=f"schema of the audit build (default: {CANDIDATE})")
+    gate.add_argument("--run-label", default="", help="label stored with the validation run, e.g. a DAG run id")
+    gate.add_argument("--results-dir", type=Path, help="also write each suite's full result as JSON here")
+    gate.set_defaults(func=cmd_gate)
+    manifest = sub.add_parser("manifest", help="build dbt's manifest (dbt parse, no database) if missing or stale")
+    manifest.set_defaults(func=cmd_manifest)
+    diagram = sub.add_parser("schema-diagram", help="draw the published star schema into docs/schema.md")
+    diagram.add_argument("--check", action="store_true", help="fail if docs/schema.md is out of date instead")
+    diagram.set_defaults(func=cmd_schema_diagram)
     return parser
 
 

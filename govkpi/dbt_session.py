@@ -1,7 +1,7 @@
 """One dbt process for the warehouse build: parse once, `dbt build`, then the docs from the same manifest.
 
 Run as `python -m govkpi.dbt_session --project-dir P --target-path T [--docs]`
-by `govkpi.transform.build_audit`, never imported by a caller that has
+by `govkpi.transform.dbt_build`, never imported by a caller that has
 Airflow loaded: dbt's logging and globals stay in this process.
 
 dbt's start-up (imports, loading the project, partial parse) is most of a

@@ -14,10 +14,6 @@ from zoneinfo import ZoneInfo
 from ingestion.loader import DELIVERY_MARKER
 
 TIMEZONE = ZoneInfo("Asia/Shanghai")
-# How long after its interval ends a month's delivery may still arrive
-# before the run fails: departments send last month's extracts in the
-# first days of the month.
-DEFAULT_DEADLINE_HOURS = 120.0
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -48,9 +44,10 @@ def periods_for_interval(start: dt.datetime, end: dt.datetime) -> list[str]:
 
 
 def deadline_hours() -> float:
-    from govkpi.settings import env_duration
+    """Hours after a month ends before its missing delivery fails the run: `Settings.delivery_deadline_hours`."""
+    from govkpi.settings import load_settings
 
-    return env_duration("GOVKPI_DELIVERY_DEADLINE_HOURS", DEFAULT_DEADLINE_HOURS, "hours")
+    return load_settings().delivery_deadline_hours
 
 
 def delivery_deadline(interval_end: dt.datetime, hours: float | None = None) -> dt.datetime:

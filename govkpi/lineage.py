@@ -4,7 +4,7 @@ The trace of one KPI (and, optionally, one month) in the latest publication:
 
 - the published values (`marts.fct_kpi_value`, township rows) and the KPI's definition;
 - the publication that made them public (`audit.publication`);
-- the models in between: dbt's graph (the manifest `python -m govkpi.transform`
+- the models in between: dbt's graph (the manifest `govkpi manifest`
   builds), from the staging models the KPI reads (declared per KPI in
   `fct_kpi_value`'s `meta.kpi_lineage`) through to `fct_kpi_value`, with the
   seeds and raw tables they read;
@@ -30,11 +30,12 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from govkpi import schemas
 from govkpi.audit import AuditError
 from govkpi.delivery import TIMEZONE
 
 KPI_MODEL = "model.govkpi.fct_kpi_value"
-STAGING_SCHEMA = "staging"
+STAGING_SCHEMA = schemas.STAGING
 
 
 def load_manifest(path: Path) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +51,7 @@ def file_transport(state_dir: Path) -> dict[str, Any]:
     return {"type": "file", "log_file_path": str(events_dir(state_dir) / FILE_PREFIX), "append": False}
 
 
-def airflow_env(state_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
+def transport_env(state_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
     """The variables that set Airflow's OpenLineage provider up, given the user's environment.
 
     On, into the file transport, unless the environment chooses a transport
@@ -253,12 +252,3 @@ def _facets(event: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         for key, facet in (facets or {}).items():
             if isinstance(facet, dict):
                 yield f"{where}.{key}", facet
-
-
-def default_spec_dir() -> Path | None:
-    """The specification's schemas: GOVKPI_OPENLINEAGE_SPEC_DIR, or ../shared/openlineage-spec beside the project."""
-    from govkpi.settings import PROJECT_ROOT
-
-    configured = os.environ.get("GOVKPI_OPENLINEAGE_SPEC_DIR")
-    path = Path(configured) if configured else PROJECT_ROOT.parent / "shared" / "openlineage-spec"
-    return path if (path / "OpenLineage.json").is_file() else None

@@ -21,10 +21,11 @@ from pathlib import Path
 
 from govkpi import openlineage
 from govkpi.settings import Settings
+from ingestion.specs import DEPARTMENTS
 
 log = logging.getLogger(__name__)
 
-INGEST_DAGS = {code: f"govkpi_ingest_{code}" for code in ("hrss", "health", "enforcement")}
+INGEST_DAGS = {code: f"govkpi_ingest_{code}" for code in DEPARTMENTS}
 WAREHOUSE_DAG = "govkpi_warehouse"
 
 # Lines of a failed task's log worth showing the user: our own errors say
@@ -75,7 +76,7 @@ def airflow_env(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
         }
     )
     # OpenLineage events into <state>/openlineage/, unless the user chose a transport.
-    env.update(openlineage.airflow_env(settings.state_dir, env))
+    env.update(openlineage.transport_env(settings.state_dir, env))
     return env
 
 

@@ -13,15 +13,14 @@ from pathlib import Path
 
 import psycopg
 
-from govkpi.publish import Publication
-from govkpi.publish import publish as publish_candidate
+from govkpi.errors import GovkpiError
+from govkpi.publish import Publication, publish_candidate
 from govkpi.settings import load_settings
 from govkpi.transform import DbtResult
-from govkpi.transform import build_audit as dbt_build_audit
-from ingestion.errors import GovkpiError
+from govkpi.transform import dbt_build
+from ingestion.ddl import ensure_schema
 from ingestion.loader import BatchOutcome, discover, load_batch
 from ingestion.pii import Pseudonymiser
-from ingestion.ddl import ensure_schema
 from ingestion.specs import all_extracts, department
 
 log = logging.getLogger(__name__)
@@ -36,13 +35,17 @@ def load_department(
     paths: list[str] | None = None,
     *,
     periods: list[str] | None = None,
+    landing: Path | None = None,
     dag_id: str | None = None,
     run_id: str | None = None,
 ) -> BatchOutcome:
-    """Load a department's new files: those of `periods` (default: every period folder), or only `paths`."""
+    """Load a department's new files: those of `periods` (default: every period folder), or only `paths`.
+
+    Files are found under `landing` (default: the settings' landing folder).
+    """
     settings = load_settings()
     dept = department(code)
-    found = discover(settings.landing_dir, dept, periods)
+    found = discover(landing or settings.landing_dir, dept, periods)
     if paths is not None:
         wanted = {str(Path(p)) for p in paths}
         found = [f for f in found if str(f.path) in wanted]
@@ -63,7 +66,7 @@ def build_audit(*, docs: bool = False) -> DbtResult:
     url = settings.require_warehouse_url()
     with psycopg.connect(url, autocommit=True) as conn:
         ensure_schema(conn, all_extracts())
-    return dbt_build_audit(settings, url, docs=docs)
+    return dbt_build(settings, url, docs=docs)
 
 
 def validate_raw(run_label: str = "") -> int:

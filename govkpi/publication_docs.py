@@ -31,9 +31,9 @@ from pathlib import Path
 
 import psycopg
 
+from govkpi.errors import GovkpiError
 from govkpi.jsonvalues import jsonable
 from govkpi.settings import Settings
-from ingestion.errors import GovkpiError
 
 log = logging.getLogger(__name__)
 

@@ -21,17 +21,18 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from govkpi import __version__
+from govkpi import __version__, schemas
 from govkpi.audit import schema_hashes
+from govkpi.errors import GovkpiError
 from govkpi.warehouse import AUDITOR_ROLE, BI_ROLE, ensure_roles
-from ingestion.errors import GovkpiError
+from ingestion.ddl import returned
 
 log = logging.getLogger(__name__)
 
-CANDIDATE_SCHEMA = "marts_audit"
-PUBLISHED_SCHEMA = "marts"
-_RETIRED_SCHEMA = "marts_retired"
-_NEXT_SCHEMA = "marts_next"
+CANDIDATE_SCHEMA = schemas.CANDIDATE
+PUBLISHED_SCHEMA = schemas.PUBLISHED
+_RETIRED_SCHEMA = schemas.PUBLISH_RETIRED
+_NEXT_SCHEMA = schemas.PUBLISH_NEXT
 
 PUBLICATION_DDL = """
 create schema if not exists audit;
@@ -112,7 +113,7 @@ def grant_auditor(conn: psycopg.Connection) -> None:
         )
 
 
-def publish(
+def publish_candidate(
     conn: psycopg.Connection,
     *,
     validation_run_id: int,
@@ -187,7 +188,7 @@ def publish(
                 Jsonb(content_hashes),
             ),
         ).fetchone()
-        assert row is not None
+        row = returned(row, "insert into audit.publication")
     log.info("published %d tables as %s (publication %s)", len(tables), published, row[0])
     return Publication(int(row[0]), tables, [int(f) for f, _ in file_rows])
 

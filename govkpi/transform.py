@@ -5,7 +5,7 @@ logging and global state never mix with the caller's (an Airflow task, the
 CLI). One `dbt build` does seeds, models, data tests and unit tests in
 dependency order; a failing test skips what depends on it.
 
-`build_audit` is the warehouse build: one dbt process (govkpi.dbt_session)
+`dbt_build` is the warehouse build: one dbt process (govkpi.dbt_session)
 parses once, runs `dbt build` and writes the build's docs (docs/adr/0014).
 `govkpi lineage` reads dbt's graph from `dbt_project/target/manifest.json`:
 `ensure_manifest` builds it with `dbt parse` (no database needed) when it
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from govkpi.errors import GovkpiError, TransientError
 from govkpi.settings import Settings
-from ingestion.errors import GovkpiError
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +49,17 @@ class DbtResult:
 
 
 # The command that builds the manifest, for messages that ask for it.
-MANIFEST_COMMAND = "python -m govkpi.transform"
+MANIFEST_COMMAND = "govkpi manifest"
 
 # Folders of dbt_project/ that dbt writes or fills, not project sources.
 _GENERATED_DIRS = {"target", "logs", "dbt_packages"}
 
 
-class DbtCrashed(GovkpiError):
+class DbtCrashed(TransientError):
     """dbt could not run to the end (no connection, a busy server): not dbt's verdict on the data.
 
-    `transient`: a retry may pass, so Airflow's retries apply (dag_support.fail_fast).
+    A retry may pass, so Airflow's retries apply (dag_support.RETRY_POLICY).
     """
-
-    transient = True
 
 
 # What dbt's docs site needs, as `dbt docs generate --static` writes it into the target folder.
@@ -284,7 +282,7 @@ def failure_lines(results: dict[str, Any], manifest: dict[str, Any]) -> list[str
     return lines
 
 
-def build_audit(settings: Settings, warehouse_url: str, *, docs: bool = False) -> DbtResult:
+def dbt_build(settings: Settings, warehouse_url: str, *, docs: bool = False) -> DbtResult:
     """Build seeds, models and tests into the audit schema (`marts_audit`), in one dbt process.
 
     With `docs`, the same process then writes dbt's docs of the build
@@ -299,21 +297,3 @@ def build_audit(settings: Settings, warehouse_url: str, *, docs: bool = False) -
     for stale in DBT_DOCS_FILES:
         (target / stale).unlink(missing_ok=True)
     return _run(command, settings, warehouse_url, target, "build" + (" + docs generate" if docs else ""))
-
-
-def main() -> int:
-    """`python -m govkpi.transform`: build the dbt manifest if it is missing or stale."""
-    from govkpi.settings import load_settings
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        path = ensure_manifest(load_settings())
-    except GovkpiError as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,5 +1,5 @@
 """Generic, spec-driven ingestion of departmental extracts into the warehouse's `raw` schema.
 
 Nothing in this package imports Airflow: the DAGs call it, and every stage
-also runs from the command line (`python -m ingestion --help`).
+also runs from the command line (`govkpi load --help`).
 """

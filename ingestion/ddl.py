@@ -11,10 +11,19 @@ from collections.abc import Iterable
 import psycopg
 from psycopg import sql
 
+from govkpi import schemas
 from ingestion.spec import ExtractSpec
 
-RAW_SCHEMA = "raw"
-AUDIT_SCHEMA = "audit"
+
+def returned(row: tuple | None, statement: str) -> tuple:
+    """The row of a statement that always returns one (`INSERT ... RETURNING`, an aggregate)."""
+    if row is None:
+        raise RuntimeError(f"{statement} returned no row")
+    return row
+
+
+RAW_SCHEMA = schemas.RAW
+AUDIT_SCHEMA = schemas.AUDIT
 
 # Columns every raw row carries, so any published number can be traced back
 # to the batch, the file and the row it came from.

@@ -1,18 +1,8 @@
-"""Errors a user can cause: a bad file, a missing setting.
-
-Each carries what was wrong, where (file, row, column) and what to do, so
-the message can be shown as it is; tracebacks are kept for bugs.
-"""
+"""The error of a delivered file that cannot be loaded, located as a clerk would find it."""
 
 from __future__ import annotations
 
-
-class GovkpiError(Exception):
-    """Base class for errors caused by input or configuration, not by a bug."""
-
-
-class SettingsError(GovkpiError):
-    """A required environment variable is missing or malformed."""
+from govkpi.errors import GovkpiError
 
 
 class ExtractError(GovkpiError):

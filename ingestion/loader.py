@@ -33,8 +33,9 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from ingestion.ddl import RAW_SCHEMA, ensure_schema
-from ingestion.errors import ExtractError, GovkpiError
+from govkpi.errors import GovkpiError
+from ingestion.ddl import RAW_SCHEMA, ensure_schema, returned
+from ingestion.errors import ExtractError
 from ingestion.parsers import ParsedChunk, parse_chunk
 from ingestion.pii import Pseudonymiser
 from ingestion.readers import CSV_BLOCK_BYTES, ROW_NUMBER, open_extract
@@ -299,12 +300,11 @@ def _refuse_two_files_for_one_slot(pending: list[_FileLoad]) -> None:
 def _insert_batch(
     conn: psycopg.Connection, department: str, periods: list[str], status: str, dag_id: str | None, run_id: str | None, message: str | None = None
 ) -> int:
-    row = conn.execute(
+    row = returned(conn.execute(
         "insert into audit.load_batch (department, period, status, airflow_dag_id, airflow_run_id, message, finished_at) "
         "values (%s, %s, %s, %s, %s, %s, case when %s = 'running' then null else now() end) returning batch_id",
         (department, ",".join(periods), status, dag_id, run_id, message, status),
-    ).fetchone()
-    assert row is not None
+    ).fetchone(), "insert into audit.load_batch")
     return int(row[0])
 
 
@@ -334,7 +334,7 @@ def _insert_manifest(conn: psycopg.Connection, batch_id: int, load: _FileLoad, s
             d.spec.delivery,
         ),
     ).fetchone()
-    assert row is not None
+    row = returned(row, "insert into audit.load_manifest")
     return int(row[0])
 
 

@@ -347,7 +347,7 @@ def _resident_ids(values: pl.Series, pseudonymiser: Pseudonymiser) -> tuple[pl.D
         # stdnum's calc_check_digit is (1 - 2 * int(first 17 digits, base 13)) mod 11,
         # 10 written X. As 13 = 2 (mod 11), int(., 13) mod 11 is the sum of
         # d_i * 2^(16-i) mod 11: the same check, over the whole array at once
-        # (tests/test_parsers.py compares the two on random IDs).
+        # (tests/unit/test_parsers.py compares the two on random IDs).
         weights_mod_11 = (2 ** np.arange(16, -1, -1, dtype=np.int32) % 11).astype(np.int32)
         checksum = (1 - 2 * (digits[:, :17].astype(np.int32) @ weights_mod_11 % 11)) % 11
         expected = np.where(checksum == 10, ord("X"), ord("0") + checksum)

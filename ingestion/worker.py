@@ -45,7 +45,7 @@ def hmac_hex(inner: hashlib._Hash, outer: hashlib._Hash, values: Iterable[str]) 
 
     Copying two prepared states per value is about twice as fast as
     hmac.new() per value, which matters at a million rows; the result
-    equals hmac.new(key, value, sha256).hexdigest() (tests/test_parsers.py).
+    equals hmac.new(key, value, sha256).hexdigest() (tests/unit/test_parsers.py).
     """
     out = []
     for value in values:
@@ -67,15 +67,20 @@ class Worker:
         self._pool.submit(self._send, key)
 
     def _send(self, *parts: bytes) -> None:
-        stdin = self._process.stdin
-        assert stdin is not None
+        stdin = self._pipe(self._process.stdin)
         stdin.write(_LENGTH.pack(sum(map(len, parts))))
         for part in parts:
             stdin.write(part)
         stdin.flush()
 
+    @staticmethod
+    def _pipe(stream: BinaryIO | None) -> BinaryIO:
+        if stream is None:  # Popen was given PIPE: never the case
+            raise RuntimeError("the helper process has no pipe")
+        return stream
+
     def _receive(self) -> bytes:
-        reply = _read_message(self._process.stdout)
+        reply = _read_message(self._pipe(self._process.stdout))
         if reply is None:
             raise RuntimeError(f"the loader's helper process exited (code {self._process.poll()})")
         return reply
@@ -95,8 +100,7 @@ class Worker:
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         with contextlib.suppress(OSError):
-            assert self._process.stdin is not None
-            self._process.stdin.close()
+            self._pipe(self._process.stdin).close()
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -107,8 +111,7 @@ class Worker:
         return "Worker(<key hidden>)"
 
 
-def _read_message(stream: BinaryIO | None) -> bytes | None:
-    assert stream is not None
+def _read_message(stream: BinaryIO) -> bytes | None:
     head = stream.read(_LENGTH.size)
     if len(head) < _LENGTH.size:
         return None

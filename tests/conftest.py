@@ -33,7 +33,16 @@ from psycopg import sql
 from stdnum.cn import ric
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_DIR = ROOT / "ingestion" / "sample_data"
+SAMPLE_DIR = ROOT / "sample_data"
+
+
+def openlineage_spec_dir() -> Path | None:
+    """The OpenLineage specification's JSON schemas, to validate events against: GOVKPI_OPENLINEAGE_SPEC_DIR,
+    or ../shared/openlineage-spec beside the project. They are not part of govkpi; without them the
+    validation is skipped, saying so."""
+    configured = os.environ.get("GOVKPI_OPENLINEAGE_SPEC_DIR")
+    path = Path(configured) if configured else ROOT.parent / "shared" / "openlineage-spec"
+    return path if (path / "OpenLineage.json").is_file() else None
 GOVKPI = Path(sys.executable).with_name("govkpi")
 TEST_KEY = "test-pseudonymisation-key-" + "0123456789abcdef" * 2
 
@@ -101,7 +110,7 @@ class SamplePublication:
 
 @pytest.fixture(scope="session")
 def sample_publication(pg_admin_url: str, state_dir: Path) -> Iterator[SamplePublication]:
-    """`govkpi run --extracts ingestion/sample_data` into a new database, once per session.
+    """`govkpi run --extracts sample_data` into a new database, once per session.
 
     Modules do not use this database directly (it is their template); they
     take a copy with `published_db`.
@@ -200,3 +209,16 @@ def marts_fingerprint(url: str) -> dict[str, str]:
             ).fetchone()[0]
             for t in tables
         }
+
+
+def township_year(rows: list[dict], code: str, member: str | None = None) -> dict:
+    """The one whole-township yearly row of a KPI (and breakdown member) among `govkpi kpi --json` rows."""
+    [row] = [
+        r
+        for r in rows
+        if r["kpi_code"] == code
+        and r["period_grain"] == "year"
+        and r["area_level"] == "township"
+        and r["breakdown_member"] == member
+    ]
+    return row

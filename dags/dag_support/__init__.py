@@ -6,21 +6,21 @@ at parse time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, ExceptionRetryPolicy, RetryAction, RetryRule
 from airflow.sdk.definitions.deadline import AsyncCallback, DeadlineAlert, DeadlineReference
 
 from govkpi.alerts import deadline_missed, task_failed
+from govkpi.errors import GovkpiError, TransientError
 from govkpi.settings import WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION, WAREHOUSE_POOL_SLOTS  # noqa: F401
+from ingestion.specs import DEPARTMENTS
 
 # One Asset per department: "new extracts of this department are in raw".
 # The warehouse DAG is scheduled on them instead of sensing ingest tasks.
 RAW_ASSETS: dict[str, Asset] = {
     code: Asset(name=f"govkpi_raw_{code}", uri=f"govkpi://warehouse/raw/{code}", group="govkpi")
-    for code in ("hrss", "health", "enforcement")
+    for code in DEPARTMENTS
 }
 
 # The published KPI marts, updated by each successful publication.
@@ -29,10 +29,19 @@ PUBLISHED_MARTS = Asset(name="govkpi_marts", uri="govkpi://warehouse/marts", gro
 # WAREHOUSE_POOL (from govkpi.settings): every task that writes to the
 # warehouse runs in it, so at most its slot count write at once.
 
+# Retries are for what can pass on a second try (a dropped connection, a
+# busy server); govkpi's own errors (a refused file, a failed check, a dbt
+# test's verdict) fail at once: a retry cannot change them. First match wins.
+RETRY_POLICY = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(exception=TransientError, action=RetryAction.RETRY, reason="may pass on a retry"),
+        RetryRule(exception=GovkpiError, action=RetryAction.FAIL, reason="bad input or a failed check: a retry cannot fix it"),
+    ]
+)
+
 DEFAULT_ARGS = {
     "owner": "govkpi",
-    # Retries are for what can pass on a second try (a dropped connection, a
-    # busy server); govkpi's own errors fail at once (fail_fast below).
+    "retry_policy": RETRY_POLICY,
     "retries": 2,
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
@@ -60,22 +69,3 @@ def warehouse_deadline() -> DeadlineAlert | None:
             deadline_missed, kwargs={"dag_id": "govkpi_warehouse", "limit": f"{minutes:g} minutes"}
         ),
     )
-
-
-@contextmanager
-def fail_fast() -> Iterator[None]:
-    """Turn govkpi's own errors (bad input, failed checks) into a failure without retries.
-
-    Retrying cannot fix a refused file or a failed check; retries stay for
-    what can pass on a second try (a dropped connection, a busy server).
-    """
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from ingestion.errors import GovkpiError
-
-    try:
-        yield
-    except GovkpiError as exc:
-        if getattr(exc, "transient", False):
-            raise  # may pass on a retry (DbtCrashed: dbt could not reach the warehouse)
-        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc

@@ -1,6 +1,6 @@
 """The warehouse DAG's `build_audit` task: one dbt process builds, tests and documents the candidate.
 
-See docs/adr/0014. The task runs `govkpi.transform.build_audit`: one
+See docs/adr/0014. The task runs `govkpi.transform.dbt_build`: one
 `dbt build` of seeds, models, data tests and unit tests into `marts_audit`,
 then dbt's docs from the same parsed manifest, in one subprocess. Then it
 reports what dbt did, whatever the outcome:
@@ -53,7 +53,7 @@ def build_candidate(task_instance: Any) -> str:
 
     settings = load_settings()
     connection = dbt_connection_env(settings.require_warehouse_url())
-    mask_warehouse_password(connection)
+    mask_warehouse_password(settings.require_warehouse_url())
     target = settings.state_dir / "dbt" / "target"
     gate_import = threading.Thread(target=_import_gate, name="govkpi-import-gate", daemon=True)
     gate_import.start()
@@ -68,17 +68,16 @@ def build_candidate(task_instance: Any) -> str:
     return str(_stage_docs(settings.state_dir, target, result.invocation_id))
 
 
-def mask_warehouse_password(connection: dict[str, str] | None = None) -> None:
+def mask_warehouse_password(warehouse_url: str | None = None) -> None:
     """Mask the warehouse password in this task's log (dbt gets it from the environment, and never prints it)."""
     from airflow.sdk.log import mask_secret
 
     from govkpi.settings import load_settings
-    from govkpi.transform import dbt_connection_env
+    from govkpi.warehouse import libpq_parts
 
-    if connection is None:
-        connection = dbt_connection_env(load_settings().require_warehouse_url())
-    if connection["GOVKPI_DBT_PASSWORD"]:
-        mask_secret(connection["GOVKPI_DBT_PASSWORD"])
+    password = libpq_parts(warehouse_url or load_settings().require_warehouse_url())["password"]
+    if password:
+        mask_secret(password)
 
 
 def _report(

@@ -19,7 +19,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable, Param, dag, task
 
-from dag_support import DEFAULT_ARGS, RAW_ASSETS, WAREHOUSE_POOL, fail_fast
+from dag_support import DEFAULT_ARGS, RAW_ASSETS, WAREHOUSE_POOL
 
 # Midnight on the 1st, in the township's time zone: each run's data interval
 # is one calendar month there.
@@ -58,7 +58,8 @@ class WaitForDelivery(BaseOperator):
         from govkpi.triggers import DeliveryMarkerTrigger
         from ingestion.loader import DELIVERY_MARKER, delivered_periods, period_folder
 
-        landing = load_settings().landing_dir
+        settings = load_settings()
+        landing = settings.landing_dir
         if context["params"].get("scope", "interval") == "all":
             periods = delivered_periods(landing, self.department)
             root = landing / self.department
@@ -87,7 +88,7 @@ class WaitForDelivery(BaseOperator):
         if dt.datetime.now(dt.timezone.utc) >= deadline:
             raise AirflowFailException(self._overdue(missing, periods, markers, deadline))
         self.log.info("waiting for %s until %s", ", ".join(missing), deadline.isoformat())
-        poll = float(os.environ.get("GOVKPI_DELIVERY_POLL_SECONDS", "300"))
+        poll = settings.delivery_poll_seconds
         self.defer(
             trigger=DeliveryMarkerTrigger(markers=markers, deadline=deadline.isoformat(), poll_seconds=poll),
             method_name="execute_complete",
@@ -153,8 +154,7 @@ def build_ingest_dag(department: str, doc_md: str) -> DAG:
             """Load the periods' new files as one batch; return counts (never row contents) for the run's record."""
             from govkpi.pipeline import load_department
 
-            with fail_fast():
-                outcome = load_department(department, periods=periods, dag_id=context["dag"].dag_id, run_id=context["run_id"])
+            outcome = load_department(department, periods=periods, dag_id=context["dag"].dag_id, run_id=context["run_id"])
             return {
                 "batch_id": outcome.batch_id,
                 "status": outcome.status,

@@ -1,6 +1,6 @@
 """The distributed deployment, natively: what docker-compose.yml runs, as processes of this venv.
 
-A harness of tests/test_distributed.py and scripts/distributed, not part of
+A harness of tests/stack/test_distributed.py and scripts/distributed, not part of
 what govkpi ships:
 
 - `supervisor`: `DistributedStack`, which starts the api-server, scheduler,

@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"PostgreSQL whose user may create databases (default ${PG_ADMIN_URL_VAR} or {DEFAULT_PG_ADMIN_URL})")
     parser.add_argument("--redis-url", default=configured_redis_url(),
                         help=f"Redis for the Celery broker (default ${REDIS_URL_VAR} or {DEFAULT_REDIS_URL})")
-    parser.add_argument("--landing", type=Path, default=PROJECT_ROOT / "ingestion" / "sample_data", help="landing folder (default: the sample extracts)")
+    parser.add_argument("--landing", type=Path, default=PROJECT_ROOT / "sample_data", help="landing folder (default: the sample extracts)")
     parser.add_argument("--workers", type=int, default=2, help="Celery workers (default 2)")
     parser.add_argument("--concurrency", type=int, default=4, help="tasks each worker runs at once (default 4)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs) after stopping")

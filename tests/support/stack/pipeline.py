@@ -1,7 +1,7 @@
 """Running the pipeline through the distributed stack's REST API, and reading what it did.
 
 The pipeline helpers (`run_one_shot`, `backfill_year`, `wait_for_publication`,
-...) are what `tests/test_distributed.py` and `scripts/distributed check` use.
+...) are what `tests/stack/test_distributed.py` and `scripts/distributed check` use.
 """
 
 from __future__ import annotations

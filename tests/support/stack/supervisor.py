@@ -51,6 +51,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from govkpi.orchestrate import INGEST_DAGS, WAREHOUSE_DAG
+
 from .api import AirflowApi, ApiError
 
 # Kept light at import time: the task runner imports this module (through
@@ -68,8 +70,6 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 PG_ADMIN_URL_VAR = "GOVKPI_TEST_PG_ADMIN_URL"
 REDIS_URL_VAR = "GOVKPI_TEST_REDIS_URL"
 
-INGEST_DAGS = {code: f"govkpi_ingest_{code}" for code in ("hrss", "health", "enforcement")}
-WAREHOUSE_DAG = "govkpi_warehouse"
 ALL_DAGS = (*INGEST_DAGS.values(), WAREHOUSE_DAG)
 
 WORKER_HOSTNAME_VAR = "GOVKPI_WORKER_HOSTNAME"
@@ -257,7 +257,7 @@ class DistributedStack:
     ) -> None:
         self.pg_admin_url = pg_admin_url or configured_pg_admin_url()
         self.redis_url = redis_url or configured_redis_url()
-        self.landing_dir = Path(landing_dir or PROJECT_ROOT / "ingestion" / "sample_data").resolve()
+        self.landing_dir = Path(landing_dir or PROJECT_ROOT / "sample_data").resolve()
         self.worker_count = workers
         self.worker_concurrency = worker_concurrency
         self.pseudonym_key = pseudonym_key or secrets.token_hex(32)
@@ -368,7 +368,7 @@ class DistributedStack:
         # OpenLineage into files under the stack's state folder, as compose's default.
         from govkpi import openlineage
 
-        env.update(openlineage.airflow_env(self.state_dir, {}))
+        env.update(openlineage.transport_env(self.state_dir, {}))
         if self.warehouse_deadline_minutes is not None:
             # Read where the warehouse DAG is parsed (compose sets it for all).
             env["GOVKPI_WAREHOUSE_DEADLINE_MINUTES"] = f"{self.warehouse_deadline_minutes:g}"

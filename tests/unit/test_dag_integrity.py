@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = r"""
 import json, time
@@ -103,7 +103,7 @@ def test_dags_parse_and_follow_conventions(tmp_path):
     assert warehouse["timetable"] == "AssetTriggeredTimetable"
     # Any one department's new data triggers it, not only all of them together.
     assert warehouse["schedule_assets"] == ["AssetAny"] + sorted(f"govkpi_raw_{d}" for d in departments)
-    # The dbt project is one task, build_audit: one dbt build (tests/test_warehouse_dag.py).
+    # The dbt project is one task, build_audit: one dbt build (tests/e2e/test_warehouse_dag.py).
     tasks = warehouse["tasks"]
     assert list(tasks) == ["validate_raw", "build_audit", "validate_audit", "publish", "document"]
     for name in tasks:

@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 import psycopg
 import pytest
-from conftest import SAMPLE_DIR, TEST_KEY, resident_ids_in
+from conftest import SAMPLE_DIR, TEST_KEY, resident_ids_in, run_govkpi
 
 from ingestion.errors import ExtractError
 from ingestion.loader import BatchRefused, discover, load_batch
@@ -284,3 +284,23 @@ def test_a_file_of_many_chunks_is_pipelined_and_loads_what_a_small_file_would(co
         if number != 71
     ]
     assert loaded == expected
+
+
+def test_govkpi_load_loads_a_department_or_says_why_its_delivery_was_refused(conn, fresh_db, tmp_path):
+    import os
+
+    env = dict(os.environ, GOVKPI_WAREHOUSE_URL=fresh_db, GOVKPI_PSEUDONYM_KEY=TEST_KEY, GOVKPI_STATE_DIR=str(tmp_path / "state"))
+    good = tmp_path / "good"
+    write_roster(good, roster_lines(6), name="培训学员花名册_2023_命令行.csv")
+
+    loaded = run_govkpi(["load", "hrss", "--extracts", str(good)], env)
+
+    assert loaded.returncode == 0, loaded.stderr
+    assert "培训学员花名册_2023_命令行.csv [hrss_enrolment 2023] loaded: read 6, loaded 6, rejected 0" in loaded.stdout
+
+    bad = tmp_path / "bad"
+    write_roster(bad, [",".join(c for i, c in enumerate(line.split(",")) if i != 7) for line in roster_lines(3)], name="培训学员花名册_2023_缺列.csv")
+    refused = run_govkpi(["load", "hrss", "--extracts", str(bad)], env)
+
+    assert refused.returncode == 2
+    assert "nothing loaded" in refused.stderr and "row 2" in refused.stderr and "报名日期" in refused.stderr

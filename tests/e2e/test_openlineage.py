@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import openlineage_spec_dir
 
 from govkpi import openlineage as ol
 from govkpi.settings import load_settings
@@ -25,7 +26,7 @@ from govkpi.transform import ensure_manifest
 
 pytestmark = [pytest.mark.integration]
 
-SPEC_DIR = ol.default_spec_dir()
+SPEC_DIR = openlineage_spec_dir()
 needs_spec = pytest.mark.skipif(
     SPEC_DIR is None,
     reason="the OpenLineage specification's JSON schemas are not here: they are read from ../shared/openlineage-spec/ "
@@ -178,15 +179,15 @@ def test_dbt_tests_report_their_assertions(events):
 
 
 def test_events_go_to_files_unless_the_user_chose_a_transport(tmp_path):
-    default = ol.airflow_env(tmp_path, {})
+    default = ol.transport_env(tmp_path, {})
     assert default["AIRFLOW__OPENLINEAGE__DISABLED"] == "false"
     assert json.loads(default["AIRFLOW__OPENLINEAGE__TRANSPORT"]) == {
         "type": "file", "log_file_path": str(tmp_path / "openlineage" / "event"), "append": False,
     }
     marquez = '{"type": "http", "url": "http://marquez:5000", "endpoint": "api/v1/lineage"}'
-    assert "AIRFLOW__OPENLINEAGE__TRANSPORT" not in ol.airflow_env(tmp_path, {"AIRFLOW__OPENLINEAGE__TRANSPORT": marquez})
-    assert "AIRFLOW__OPENLINEAGE__TRANSPORT" not in ol.airflow_env(tmp_path, {"OPENLINEAGE_URL": "http://marquez:5000"})
-    assert ol.airflow_env(tmp_path, {"AIRFLOW__OPENLINEAGE__DISABLED": "true"})["AIRFLOW__OPENLINEAGE__DISABLED"] == "true"
+    assert "AIRFLOW__OPENLINEAGE__TRANSPORT" not in ol.transport_env(tmp_path, {"AIRFLOW__OPENLINEAGE__TRANSPORT": marquez})
+    assert "AIRFLOW__OPENLINEAGE__TRANSPORT" not in ol.transport_env(tmp_path, {"OPENLINEAGE_URL": "http://marquez:5000"})
+    assert ol.transport_env(tmp_path, {"AIRFLOW__OPENLINEAGE__DISABLED": "true"})["AIRFLOW__OPENLINEAGE__DISABLED"] == "true"
     # docker-compose.yml sets the same for its workers.
     import yaml
 

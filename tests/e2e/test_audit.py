@@ -197,10 +197,10 @@ def test_verify_matches_then_names_the_tampered_mart(env, published_db):
 
 PUBLISH = """
 import sys, psycopg
-from govkpi.publish import publish
+from govkpi.publish import publish_candidate
 with psycopg.connect(sys.argv[1]) as conn:
     conn.autocommit = True
-    print(publish(conn, validation_run_id=int(sys.argv[2]), airflow_run_id="atomicity-test").publication_id, flush=True)
+    print(publish_candidate(conn, validation_run_id=int(sys.argv[2]), airflow_run_id="atomicity-test").publication_id, flush=True)
 """
 
 

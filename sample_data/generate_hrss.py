@@ -1,6 +1,6 @@
 """Generate the synthetic 2023 HR & SS (人社) skills-training extracts.
 
-Writes twelve monthly deliveries into `ingestion/sample_data/hrss/2023-01/`
+Writes twelve monthly deliveries into `sample_data/hrss/2023-01/`
 .. `2023-12/`, shaped like the exports the county human resources and social
 security bureau keeps for the township's 2023 skills-training programme.
 Each month's folder holds the month's files and, written last, the
@@ -20,7 +20,7 @@ is written for an extract with no rows in a month.
 **All of it is synthetic.** Names, resident ID numbers, phone numbers, dates,
 class sizes, employers other than the two named in the source text, wages
 and 16 of the 23 village names are invented. Only the figures listed in
-`/work/shared/seed/FACTS.md` (12 classes, 571 trainees, 524 certificates,
+`docs/source-figures.md` (12 classes, 571 trainees, 524 certificates,
 28 electrician and 185 agronomy placements, the two employers, the four
 trades and seven place names) come from the source text, and the generator
 refuses to write unless the files it produced reproduce them exactly.
@@ -28,11 +28,11 @@ refuses to write unless the files it produced reproduce them exactly.
 Output is deterministic: a fixed random seed, no set iteration, and XLSX
 files written with fixed document-property and zip-entry timestamps, so a
 re-run gives byte-identical files (markers included). The generator also refreshes the block of
-expected figures in `ingestion/sample_data/README.md`. What the three
+expected figures in `sample_data/README.md`. What the three
 generators share (synthetic people, deterministic writing, the README blocks,
 the command line) is in `_synthetic.py` beside this file.
 
-Run: `.venv/bin/python ingestion/sample_data/generate_hrss.py`
+Run: `.venv/bin/python sample_data/generate_hrss.py`
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ import openpyxl
 import pandas as pd
 from stdnum.cn import ric
 
-try:  # imported as ingestion.sample_data.generate_hrss
+try:  # imported as sample_data.generate_hrss
     from . import _synthetic as syn
 except ImportError:  # run as a script: this folder is sys.path[0]
     import _synthetic as syn

@@ -13,4 +13,4 @@ def test_docs_schema_diagram_matches_the_models():
         assert f"    {table} {{" in text
     assert 'dim_person ||--o{ fct_training_enrolment : "person_key"' in text
     committed = (PROJECT_ROOT / OUTPUT).read_text()
-    assert committed == text, "docs/schema.md is stale: run .venv/bin/python -m govkpi.schema_diagram"
+    assert committed == text, "docs/schema.md is stale: run .venv/bin/govkpi schema-diagram"

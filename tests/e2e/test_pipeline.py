@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import SAMPLE_DIR, govkpi_env, resident_ids_in, run_govkpi
+from conftest import SAMPLE_DIR, govkpi_env, resident_ids_in, run_govkpi, township_year
 from psycopg import sql
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
@@ -26,18 +26,6 @@ def kpi_json(env: dict[str, str], *args: str) -> list[dict]:
     proc = run_govkpi(["kpi", "--json", *args], env)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
-
-
-def township_year(rows: list[dict], code: str, member: str | None = None) -> dict:
-    [row] = [
-        r
-        for r in rows
-        if r["kpi_code"] == code
-        and r["period_grain"] == "year"
-        and r["area_level"] == "township"
-        and r["breakdown_member"] == member
-    ]
-    return row
 
 
 def table_counts(url: str) -> dict[str, int]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from govkpi.settings import load_settings
 from govkpi.transform import run_dbt
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # `dbt parse` needs a profile but never connects.
 UNREACHABLE = "postgresql://nobody@127.0.0.1:9/none"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")

@@ -27,7 +27,7 @@ written, changes the files. After editing this module, re-run all three
 generators and compare `sha256sum` of their files with the committed ones.
 
 Run as scripts, the generators import this module from their own folder
-(`sys.path[0]`); imported as `ingestion.sample_data.generate_*`, they import
+(`sys.path[0]`); imported as `sample_data.generate_*`, they import
 it relatively.
 """
 

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 import support.stack as distributed
+from conftest import openlineage_spec_dir, township_year
 from support.stack import (
     INGEST_DAGS,
     WAREHOUSE_DAG,
@@ -35,7 +36,6 @@ from support.stack import (
     DistributedStack,
     PipelineOutcome,
 )
-from test_pipeline import township_year  # the pipeline test's reading of a township's year row
 
 from govkpi.alerts import ALERT_PREFIX, read_alerts
 
@@ -51,7 +51,7 @@ BACKFILL_TIMEOUT = 600
 # wait on the api-server and the database.
 WORKER_CONCURRENCY = 4
 
-# The seed document's figures for 2023, as tests/test_pipeline.py checks them
+# The seed document's figures for 2023, as tests/e2e/test_pipeline.py checks them
 # after `govkpi run` (the one-shot load through `airflow dags test`).
 TOWNSHIP_YEAR_2023 = {
     ("hrss_training_classes", None): 12,
@@ -185,8 +185,8 @@ def test_the_stack_is_what_compose_describes(stack: DistributedStack, api: Airfl
 
 
 def check_2023_figures(published: list[dict], departments: tuple[str, ...] = ("hrss", "health", "enf")) -> None:
-    """The seed document's 2023 figures of `departments` (KPI code prefixes), as tests/test_pipeline.py checks them."""
-    # 2023's rows, as `govkpi kpi --year 2023` gives them to tests/test_pipeline.py
+    """The seed document's 2023 figures of `departments` (KPI code prefixes), as tests/e2e/test_pipeline.py checks them."""
+    # 2023's rows, as `govkpi kpi --year 2023` gives them to tests/e2e/test_pipeline.py
     # (some enforcement cases opened in late 2022).
     rows = [r for r in published if r["period_start_date"].startswith("2023-")]
     checked = 0
@@ -273,8 +273,8 @@ def test_the_workers_wrote_openlineage_events_for_the_build(one_shot, stack: Dis
         if any(o["name"].endswith(".marts_audit.fct_kpi_value") and "columnLineage" in o.get("facets", {}) for o in e.get("outputs", []))
     ]
     assert kpi_fact, "no dbt event with column lineage for fct_kpi_value, child of the build task"
-    spec = ol.default_spec_dir()
-    if spec is not None:  # tests/test_openlineage.py skips, saying why, where the schemas are absent
+    spec = openlineage_spec_dir()
+    if spec is not None:  # tests/e2e/test_openlineage.py skips, saying why, where the schemas are absent
         validator = ol.SpecValidator(spec)
         invalid = [p for path, e in events for p in validator.errors(path, e)]
         assert not invalid, "\n".join(map(str, invalid[:10]))

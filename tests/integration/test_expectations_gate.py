@@ -14,6 +14,7 @@ the way a real pipeline fault would and checks that the gate names it.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import run_govkpi
 
 from expectations.errors import GateError
 from expectations.gate import GateResult, run_gate, to_sqlalchemy_url
@@ -465,6 +467,28 @@ def test_broken_check_query_is_reported_not_raised(warehouse_url: str, conn: psy
 
     failure = next(f for f in result.failures if f.check == "contract: trainee age at enrolment")
     assert "could not run" in failure.message and "birth_year" in failure.message
+
+
+def test_govkpi_gate_says_passed_failed_or_could_not_run_in_its_exit_code(
+    warehouse_url: str, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    env = dict(os.environ, GOVKPI_WAREHOUSE_URL=warehouse_url, GOVKPI_STATE_DIR=str(tmp_path))
+
+    passed = run_govkpi(["gate"], env)
+    assert passed.returncode == 0, passed.stderr
+    assert passed.stdout.startswith("PASSED: all ") and f"checks of schema {CANDIDATE} passed" in passed.stdout
+
+    conn.execute(f"delete from {CANDIDATE}.fct_job_placement where source_row_number = 3")
+    failed = run_govkpi(["gate", "--run-label", "from the command line"], env)
+    assert failed.returncode == 1, failed.stderr
+    assert failed.stdout.startswith("FAILED: 1 of ") and "Do not publish this build" in failed.stdout
+    assert "1. raw vs marts: hrss_placement rows per current file" in failed.stdout
+    assert "current_raw_rows=3, mart_rows=2" in failed.stdout
+    label = conn.execute("select run_label, success from audit.validation_run order by validation_run_id desc limit 1").fetchone()
+    assert label == ("from the command line", False)
+
+    missing = run_govkpi(["gate", "--schema", "nothing_here"], env)
+    assert missing.returncode == 2 and "build the audit models" in missing.stderr
 
 
 def test_missing_audit_build_raises_a_clear_error(warehouse_url: str, conn: psycopg.Connection) -> None:

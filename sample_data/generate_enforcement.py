@@ -1,7 +1,7 @@
 """Generate the synthetic 2023 extracts of the enforcement brigade (综合行政执法大队).
 
 Writes twelve monthly deliveries into
-`ingestion/sample_data/enforcement/2023-01/` .. `2023-12/`, shaped like what
+`sample_data/enforcement/2023-01/` .. `2023-12/`, shaped like what
 the township's comprehensive administrative enforcement brigade keeps. Each
 month's folder holds the month's files and, written last, the `_DELIVERED`
 marker:
@@ -17,7 +17,7 @@ over from 2022 go into January); the December roster is the whole roster.
 
 **All of it is synthetic.** Officers' names and ID numbers, every case, its
 parties, dates, villages, outcomes and fines are invented. Only what
-`/work/shared/seed/FACTS.md` states comes from the source text (32 full-time
+`docs/source-figures.md` states comes from the source text (32 full-time
 officers, the three squads, the four enforcement domains, the justice office
 and police station as assisting agencies, seven place names), and the
 generator refuses to write unless the files reproduce it exactly.
@@ -25,11 +25,11 @@ generator refuses to write unless the files reproduce it exactly.
 Output is deterministic: a fixed random seed, no set iteration, and an XLSX
 file written with fixed document-property and zip-entry timestamps, so a
 re-run gives byte-identical files (markers included). The generator also refreshes the block of
-expected figures in `ingestion/sample_data/enforcement/README.md`. What the
+expected figures in `sample_data/enforcement/README.md`. What the
 three generators share (synthetic people, deterministic writing, the README
 blocks, the command line) is in `_synthetic.py` beside this file.
 
-Run: `.venv/bin/python ingestion/sample_data/generate_enforcement.py`
+Run: `.venv/bin/python sample_data/generate_enforcement.py`
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import openpyxl
 import pandas as pd
 from stdnum.cn import ric, uscc
 
-try:  # imported as ingestion.sample_data.generate_enforcement
+try:  # imported as sample_data.generate_enforcement
     from . import _synthetic as syn
 except ImportError:  # run as a script: this folder is sys.path[0]
     import _synthetic as syn

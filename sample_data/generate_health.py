@@ -1,6 +1,6 @@
 """Generate the synthetic 2023 extracts of the county health alliance (县域医共体).
 
-Writes twelve monthly deliveries into `ingestion/sample_data/health/2023-01/`
+Writes twelve monthly deliveries into `sample_data/health/2023-01/`
 .. `2023-12/`, shaped like the exports the county health alliance keeps
 about the township health centre (镇卫生院). Each month's folder holds the
 month's files and, written last, the `_DELIVERED` marker:
@@ -18,7 +18,7 @@ one yearly file (everything is drawn once for the year, then split; the
 December 2022 stays go into January); the December ward register is the
 whole register. No file is written for an extract with no rows in a month.
 
-**All of it is synthetic.** Only the figures in `/work/shared/seed/FACTS.md`
+**All of it is synthetic.** Only the figures in `docs/source-figures.md`
 come from the source text: the move to a new site in June 2023 with 48 wards
 and 95 open beds, the two new departments (康复医学科, 中医科), county experts'
 rounds every Tuesday, remote reading of CT, ECG and B-ultrasound, and aid
@@ -30,11 +30,11 @@ the invented figures consistent (no day has more inpatients than open beds).
 Output is deterministic: a fixed random seed, no set iteration, and XLSX
 files written with fixed document-property and zip-entry timestamps, so a
 re-run gives byte-identical files (markers included). The generator also refreshes the block of
-expected figures in `ingestion/sample_data/health/README.md`. What the three
+expected figures in `sample_data/health/README.md`. What the three
 generators share (synthetic people, deterministic writing, the README blocks,
 the command line) is in `_synthetic.py` beside this file.
 
-Run: `.venv/bin/python ingestion/sample_data/generate_health.py`
+Run: `.venv/bin/python sample_data/generate_health.py`
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 from stdnum.cn import ric
 
-try:  # imported as ingestion.sample_data.generate_health
+try:  # imported as sample_data.generate_health
     from . import _synthetic as syn
 except ImportError:  # run as a script: this folder is sys.path[0]
     import _synthetic as syn

@@ -28,7 +28,7 @@ from govkpi.warehouse import AUDITOR_ROLE, BI_ROLE, libpq_parts
 
 from conftest import TEST_KEY, with_database
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
