@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     # Results go to the real standard output; fd 1 is redirected per run.
     results = os.fdopen(os.dup(1), "w", buffering=1)
 
+    # Modules the runs will need that are slow to import (Great Expectations
+    # for the warehouse DAG's gate): imported on the side while the first
+    # runs go, as a Celery worker preloads them (ADR 0013). A module a task
+    # imports while this is under way waits for it (Python's import lock);
+    # a failure here is the task's to report when it imports the module.
+    for module in request.get("preload", []):
+        threading.Thread(target=_preload, args=(module,), name=f"preload-{module}", daemon=True).start()
+
     from airflow.cli.cli_parser import get_parser
 
     parser = get_parser()
@@ -75,6 +84,15 @@ def main(argv: list[str] | None = None) -> int:
             break
     results.close()
     return 0
+
+
+def _preload(module: str) -> None:
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except Exception:  # noqa: BLE001 - the task that needs it imports it again and fails there, in its own log
+        pass
 
 
 def _exit(code: int) -> None:
