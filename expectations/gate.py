@@ -42,6 +42,7 @@ from expectations import DEFAULT_CANDIDATE_SCHEMA  # noqa: E402
 from expectations.errors import GateError  # noqa: E402
 from expectations.suites import RAW_SUITE_MODULES, SUITE_MODULES  # noqa: E402
 from expectations.suites._checks import Relation, checked_identifier  # noqa: E402
+from govkpi.migrations import migrate  # noqa: E402
 from ingestion.ddl import returned  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -49,39 +50,6 @@ logger = logging.getLogger(__name__)
 # caller that reports failures itself (the CLI) can silence just these.
 FAILURE_LOGGER = f"{__name__}.failures"
 _failure_logger = logging.getLogger(FAILURE_LOGGER)
-
-RESULTS_DDL = """
-create schema if not exists audit;
-
-create table if not exists audit.validation_run (
-    validation_run_id bigint generated always as identity primary key,
-    run_label text,
-    candidate_schema text not null,
-    started_at timestamptz not null default now(),
-    finished_at timestamptz,
-    success boolean,
-    gx_version text,
-    -- 'raw': the loader's tables only, before a build; 'full': the candidate
-    -- build too. Only a passing 'full' run can be published.
-    scope text not null default 'full' check (scope in ('raw', 'full'))
-);
-
-alter table audit.validation_run
-    add column if not exists scope text not null default 'full' check (scope in ('raw', 'full'));
-
-create table if not exists audit.validation_result (
-    validation_result_id bigint generated always as identity primary key,
-    validation_run_id bigint not null references audit.validation_run (validation_run_id),
-    suite_name text not null,
-    relation text not null,
-    check_name text not null,
-    expectation_type text not null,
-    success boolean not null,
-    observed jsonb,
-    details jsonb
-);
-create index if not exists validation_result_run_idx on audit.validation_result (validation_run_id);
-"""
 
 # COMPLETE is the only result format in which GX returns the offending rows
 # of an UnexpectedRowsExpectation; GX itself caps them at 200 per check.
@@ -292,10 +260,8 @@ def _require_relations(conn: psycopg.Connection, candidate_schema: str, modules:
 
 
 def _ensure_results_tables(conn: psycopg.Connection) -> None:
-    with conn.transaction():
-        # Serialise concurrent first runs, as ingestion.ddl.ensure_schema does.
-        conn.execute("select pg_advisory_xact_lock(hashtext('govkpi.validation_results'))")
-        conn.execute(RESULTS_DDL)
+    """audit.validation_run and audit.validation_result, as govkpi.migrations defines them."""
+    migrate(conn)
 
 
 def _start_run(conn: psycopg.Connection, *, run_label: str, candidate_schema: str, scope: str) -> int:

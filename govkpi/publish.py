@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 
 from govkpi import __version__, schemas
 from govkpi.audit import schema_hashes
+from govkpi.migrations import migrate
 from govkpi.errors import GovkpiError
 from govkpi.warehouse import AUDITOR_ROLE, BI_ROLE, ensure_roles
 from ingestion.ddl import returned
@@ -33,31 +34,6 @@ CANDIDATE_SCHEMA = schemas.CANDIDATE
 PUBLISHED_SCHEMA = schemas.PUBLISHED
 _RETIRED_SCHEMA = schemas.PUBLISH_RETIRED
 _NEXT_SCHEMA = schemas.PUBLISH_NEXT
-
-PUBLICATION_DDL = """
-create schema if not exists audit;
-create table if not exists audit.publication (
-    publication_id bigint generated always as identity primary key,
-    published_at timestamptz not null default now(),
-    published_by text not null default current_user,
-    project_version text not null,
-    airflow_dag_id text,
-    airflow_run_id text,
-    dbt_invocation_id text,
-    validation_run_id bigint,
-    batch_ids bigint[] not null,
-    file_ids bigint[] not null,
-    table_names text[] not null
-);
-"""
-
-# Added after the first release; only altered when missing, so a publisher
-# never waits for a lock on the log just to find the column there.
-CONTENT_HASHES_DDL = """
-alter table audit.publication add column if not exists content_hashes jsonb;
-comment on column audit.publication.content_hashes is
-    'Per published table: row count and md5 of its rows'' text forms, sorted (govkpi.audit.table_hash)';
-"""
 
 # What the auditor role reads of the audit trail; audit.quarantine is
 # granted column by column, without raw_record (rows as delivered).
@@ -76,13 +52,8 @@ class Publication:
 
 
 def ensure_publication_log(conn: psycopg.Connection) -> None:
-    conn.execute(PUBLICATION_DDL)
-    has_hashes = conn.execute(
-        "select 1 from information_schema.columns where table_schema = 'audit' and table_name = 'publication' "
-        "and column_name = 'content_hashes'"
-    ).fetchone()
-    if not has_hashes:
-        conn.execute(CONTENT_HASHES_DDL)
+    """audit.publication, as govkpi.migrations defines it (an up-to-date warehouse takes no lock for it)."""
+    migrate(conn)
 
 
 def grant_auditor(conn: psycopg.Connection) -> None:

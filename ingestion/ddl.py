@@ -1,4 +1,4 @@
-"""Tables the loader writes: `raw.<extract>` per spec, and the load records in `audit`.
+"""Tables the loader writes: `raw.<extract>` per spec (the load records in `audit` are govkpi.migrations').
 
 The raw tables are generated from the specs, so adding a spec adds its
 table. `ensure_schema` is idempotent and safe to run before every load.
@@ -12,6 +12,7 @@ import psycopg
 from psycopg import sql
 
 from govkpi import schemas
+from govkpi.migrations import migrate
 from ingestion.spec import ExtractSpec
 
 
@@ -32,68 +33,6 @@ LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_file_id", "bigint not null"),
     ("_row_number", "integer not null"),
 )
-
-AUDIT_DDL = """
-create schema if not exists raw;
-create schema if not exists audit;
-
-create table if not exists audit.load_batch (
-    batch_id bigint generated always as identity primary key,
-    department text not null,
-    period text,
-    started_at timestamptz not null default now(),
-    finished_at timestamptz,
-    status text not null check (status in ('running', 'loaded', 'refused', 'empty')),
-    airflow_dag_id text,
-    airflow_run_id text,
-    message text
-);
-
-create table if not exists audit.load_manifest (
-    file_id bigint generated always as identity primary key,
-    batch_id bigint not null references audit.load_batch (batch_id),
-    department text not null,
-    extract_name text not null,
-    period text not null,
-    file_name text not null,
-    file_path text not null,
-    sha256 text not null,
-    size_bytes bigint not null,
-    encoding text,
-    received_at timestamptz not null,
-    loaded_at timestamptz not null default now(),
-    rows_read integer not null,
-    rows_loaded integer not null,
-    rows_rejected integer not null,
-    status text not null check (status in ('loaded', 'refused')),
-    superseded_by_file_id bigint references audit.load_manifest (file_id),
-    message text,
-    delivery text not null default 'events' check (delivery in ('events', 'snapshot')),
-    constraint load_manifest_rows_add_up check (rows_read = rows_loaded + rows_rejected),
-    -- The same bytes delivered again are recognised, never loaded twice.
-    constraint load_manifest_one_copy unique (extract_name, sha256)
-);
-
-create table if not exists audit.quarantine (
-    quarantine_id bigint generated always as identity primary key,
-    batch_id bigint not null references audit.load_batch (batch_id),
-    file_id bigint not null references audit.load_manifest (file_id),
-    file_name text not null,
-    row_number integer,
-    column_name text,
-    reason text not null,
-    -- The row as delivered, restricted to the spec's columns, with resident
-    -- ID numbers masked: enough to review, never personal data in clear.
-    raw_record jsonb,
-    quarantined_at timestamptz not null default now()
-);
-create index if not exists quarantine_file_idx on audit.quarantine (file_id);
-
--- Added after the first release: warehouses created before it get it here.
-alter table audit.load_manifest add column if not exists
-    delivery text not null default 'events' check (delivery in ('events', 'snapshot'));
-"""
-
 
 def raw_table_ddl(spec: ExtractSpec) -> sql.Composed:
     columns = [
@@ -126,11 +65,11 @@ create index if not exists {index} on {table} using brin (_file_id)"""
 
 
 def ensure_schema(conn: psycopg.Connection, specs: Iterable[ExtractSpec]) -> None:
-    """Create the audit tables and one raw table per spec, if missing."""
+    """Bring the audit tables up to date (govkpi.migrations) and create one raw table per spec, if missing."""
+    migrate(conn)
     with conn.transaction():
         # Serialise concurrent first runs: two loaders creating the same
         # tables at once would otherwise race on the catalog.
         conn.execute("select pg_advisory_xact_lock(hashtext('govkpi.ensure_schema'))")
-        conn.execute(AUDIT_DDL)
         for spec in specs:
             conn.execute(raw_table_ddl(spec))

@@ -1,0 +1,201 @@
+"""The warehouse's `audit` tables, defined here once, as numbered migrations.
+
+Every step that writes to `audit` (the loader, the gate, publish) calls
+`migrate(conn)` first. It applies, in order and each once, the migrations a
+warehouse has not had yet, and records them in `audit.schema_migration`: a
+warehouse created by any earlier version of govkpi is brought up to date,
+and one that is up to date costs a single query. The raw tables are made
+from the extract specs (`ingestion.ddl`), not here.
+
+A change to an audit table is a new migration at the end of `MIGRATIONS`,
+never an edit of one that has shipped. The first migrations use `if not
+exists`, because warehouses older than this module already have some of
+their tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from govkpi import schemas
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "load records: batches, files, quarantined cells",
+        """
+create schema if not exists raw;
+
+create table if not exists audit.load_batch (
+    batch_id bigint generated always as identity primary key,
+    department text not null,
+    period text,
+    started_at timestamptz not null default now(),
+    finished_at timestamptz,
+    status text not null check (status in ('running', 'loaded', 'refused', 'empty')),
+    airflow_dag_id text,
+    airflow_run_id text,
+    message text
+);
+
+create table if not exists audit.load_manifest (
+    file_id bigint generated always as identity primary key,
+    batch_id bigint not null references audit.load_batch (batch_id),
+    department text not null,
+    extract_name text not null,
+    period text not null,
+    file_name text not null,
+    file_path text not null,
+    sha256 text not null,
+    size_bytes bigint not null,
+    encoding text,
+    received_at timestamptz not null,
+    loaded_at timestamptz not null default now(),
+    rows_read integer not null,
+    rows_loaded integer not null,
+    rows_rejected integer not null,
+    status text not null check (status in ('loaded', 'refused')),
+    superseded_by_file_id bigint references audit.load_manifest (file_id),
+    message text,
+    constraint load_manifest_rows_add_up check (rows_read = rows_loaded + rows_rejected),
+    -- The same bytes delivered again are recognised, never loaded twice.
+    constraint load_manifest_one_copy unique (extract_name, sha256)
+);
+
+create table if not exists audit.quarantine (
+    quarantine_id bigint generated always as identity primary key,
+    batch_id bigint not null references audit.load_batch (batch_id),
+    file_id bigint not null references audit.load_manifest (file_id),
+    file_name text not null,
+    row_number integer,
+    column_name text,
+    reason text not null,
+    -- The row as delivered, restricted to the spec's columns, with resident
+    -- ID numbers masked: enough to review, never personal data in clear.
+    raw_record jsonb,
+    quarantined_at timestamptz not null default now()
+);
+create index if not exists quarantine_file_idx on audit.quarantine (file_id);
+""",
+    ),
+    Migration(
+        2,
+        "load_manifest.delivery: events or snapshot",
+        """
+alter table audit.load_manifest add column if not exists
+    delivery text not null default 'events' check (delivery in ('events', 'snapshot'));
+""",
+    ),
+    Migration(
+        3,
+        "validation runs and their check results",
+        """
+create table if not exists audit.validation_run (
+    validation_run_id bigint generated always as identity primary key,
+    run_label text,
+    candidate_schema text not null,
+    started_at timestamptz not null default now(),
+    finished_at timestamptz,
+    success boolean,
+    gx_version text
+);
+
+create table if not exists audit.validation_result (
+    validation_result_id bigint generated always as identity primary key,
+    validation_run_id bigint not null references audit.validation_run (validation_run_id),
+    suite_name text not null,
+    relation text not null,
+    check_name text not null,
+    expectation_type text not null,
+    success boolean not null,
+    observed jsonb,
+    details jsonb
+);
+create index if not exists validation_result_run_idx on audit.validation_result (validation_run_id);
+""",
+    ),
+    Migration(
+        4,
+        "validation_run.scope: raw or full",
+        """
+-- 'raw': the loader's tables only, before a build; 'full': the candidate
+-- build too. Only a passing 'full' run can be published.
+alter table audit.validation_run
+    add column if not exists scope text not null default 'full' check (scope in ('raw', 'full'));
+""",
+    ),
+    Migration(
+        5,
+        "the publication log",
+        """
+create table if not exists audit.publication (
+    publication_id bigint generated always as identity primary key,
+    published_at timestamptz not null default now(),
+    published_by text not null default current_user,
+    project_version text not null,
+    airflow_dag_id text,
+    airflow_run_id text,
+    dbt_invocation_id text,
+    validation_run_id bigint,
+    batch_ids bigint[] not null,
+    file_ids bigint[] not null,
+    table_names text[] not null
+);
+""",
+    ),
+    Migration(
+        6,
+        "publication.content_hashes",
+        """
+alter table audit.publication add column if not exists content_hashes jsonb;
+comment on column audit.publication.content_hashes is
+    'Per published table: row count and md5 of its rows'' text forms, sorted (govkpi.audit.table_hash)';
+""",
+    ),
+)
+
+LATEST = MIGRATIONS[-1].version
+_TABLE = f"{schemas.AUDIT}.schema_migration"
+
+
+def applied_version(conn: psycopg.Connection) -> int:
+    """The newest migration the warehouse has had (0: none, or older than migrations)."""
+    exists = conn.execute("select to_regclass(%s) is not null", (_TABLE,)).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = conn.execute(f"select coalesce(max(version), 0) from {_TABLE}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: psycopg.Connection) -> int:
+    """Apply the migrations the warehouse has not had, in order; return the version it is at.
+
+    Concurrent callers (two loaders starting at once) are serialised by an
+    advisory lock; the second finds the work done. An up-to-date warehouse
+    costs one query and takes no lock.
+    """
+    if applied_version(conn) >= LATEST:
+        return LATEST
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('govkpi.migrate'))")
+        conn.execute(f"create schema if not exists {schemas.AUDIT}")
+        conn.execute(
+            f"create table if not exists {_TABLE} ("
+            "version integer primary key, name text not null, applied_at timestamptz not null default now())"
+        )
+        done = applied_version(conn)
+        for migration in MIGRATIONS:
+            if migration.version > done:
+                conn.execute(migration.statements)
+                conn.execute(f"insert into {_TABLE} (version, name) values (%s, %s)", (migration.version, migration.name))
+    return LATEST
