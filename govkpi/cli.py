@@ -317,13 +317,15 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     import psycopg
 
     from govkpi import lineage
+    from govkpi.kpi_registry import load_registry
     from govkpi.transform import ensure_manifest
     from govkpi.warehouse import resolve_url
 
     settings = load_settings()
     manifest = lineage.load_manifest(ensure_manifest(settings))
+    registry = load_registry(settings.dbt_project_dir)
     with psycopg.connect(resolve_url(settings)) as conn:
-        trace = lineage.trace(conn, manifest, args.kpi_code, args.period)
+        trace = lineage.trace(conn, manifest, registry, args.kpi_code, args.period)
     if args.json:
         _say(json.dumps(jsonable(trace), ensure_ascii=False, indent=2))
         return 0

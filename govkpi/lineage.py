@@ -4,14 +4,13 @@ The trace of one KPI (and, optionally, one month) in the latest publication:
 
 - the published values (`marts.fct_kpi_value`, township rows) and the KPI's definition;
 - the publication that made them public (`audit.publication`);
-- the models in between: dbt's graph (the manifest `govkpi manifest`
-  builds), from the staging models the KPI reads (declared per KPI in
-  `fct_kpi_value`'s `meta.kpi_lineage`) through to `fct_kpi_value`, with the
-  seeds and raw tables they read;
-- the source files: for the staging model whose events the KPI counts, the
-  files holding the events dated in the period (counted row by row through
-  `source_file_id`); for the models it also reads, their files in the
-  publication; each with name, sha256, department, period, received and
+- the models: dbt's graph (the manifest `govkpi manifest` builds), from
+  the raw tables and seeds behind the mart models the KPI reads (its rows
+  of the KPI registry, govkpi/kpi_registry.py) through to `fct_kpi_value`;
+- the source files: for a mart model whose rows the KPI counts or sums, the
+  files holding the rows dated in the period (counted row by row through
+  `source_file_id`); for the staging models it also reads, their files in
+  the publication; each with name, sha256, department, period, received and
   loaded times, rows loaded and rejected, all from `audit.load_manifest`;
 - the checks that passed on the way: the rows of the publication's
   validation run (Great Expectations and dbt tests) on those models and
@@ -33,18 +32,15 @@ from psycopg.rows import dict_row
 from govkpi import schemas
 from govkpi.audit import AuditError
 from govkpi.delivery import TIMEZONE
+from govkpi.kpi_registry import Registry
 
 KPI_MODEL = "model.govkpi.fct_kpi_value"
 STAGING_SCHEMA = schemas.STAGING
+MARTS_SCHEMA = schemas.PUBLISHED
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
-
-
-def kpi_lineage_meta(manifest: dict[str, Any]) -> dict[str, Any]:
-    node = manifest["nodes"][KPI_MODEL]
-    return (node.get("config", {}).get("meta") or node.get("meta") or {}).get("kpi_lineage", {})
 
 
 def _parents(manifest: dict[str, Any]) -> dict[str, list[str]]:
@@ -62,17 +58,18 @@ def _ancestors(parents: dict[str, list[str]], start: str) -> set[str]:
     return seen
 
 
-def lineage_nodes(manifest: dict[str, Any], staging_models: list[str]) -> list[str]:
-    """Unique ids of the nodes from the KPI's staging models to fct_kpi_value, and what those read, in build order."""
+def lineage_nodes(manifest: dict[str, Any], models: list[str]) -> list[str]:
+    """Unique ids of what the KPI's mart models are built from, and of the nodes from them to fct_kpi_value, in build order."""
     parents = _parents(manifest)
     above_kpi = _ancestors(parents, KPI_MODEL)
-    starts = [f"model.govkpi.{m}" for m in staging_models]
+    starts = [f"model.govkpi.{m}" for m in models]
     missing = [s for s in starts if s not in above_kpi]
     if missing:
-        raise AuditError(f"kpi_lineage names models that do not feed fct_kpi_value: {', '.join(missing)}")
+        raise AuditError(f"the KPI registry names models that do not feed fct_kpi_value: {', '.join(missing)}")
     # Between: nodes above the KPI model that have one of the starts among their ancestors.
     between = {n for n in above_kpi if n.startswith("model.") and set(starts) & _ancestors(parents, n)}
-    path = set(starts) | between | {KPI_MODEL}
+    behind = set().union(*(_ancestors(parents, s) for s in starts))
+    path = set(starts) | between | behind | {KPI_MODEL}
     # What the path reads besides: sources (raw tables) and seeds.
     reads = {p for n in path for p in parents.get(n, []) if p.startswith(("source.", "seed."))}
     nodes = path | reads
@@ -95,34 +92,50 @@ def _period_bounds(period: str) -> tuple[dt.date, dt.date]:
     return start, end
 
 
-def _files_of(conn: psycopg.Connection, model: str, file_ids: list[int], date: str | None, bounds) -> dict[int, int]:
-    """{file id: rows of `staging.<model>`} among the publication's files, optionally for events dated in `bounds`."""
-    table = sql.Identifier(STAGING_SCHEMA, model)
-    where = [sql.SQL("source_file_id = any(%(files)s)")]
+def _files_of(
+    conn: psycopg.Connection, schema: str, model: str, file_ids: list[int], date: str | None, bounds, where: str | None = None
+) -> dict[int, int]:
+    """{file id: rows of `<schema>.<model>`} among the publication's files, optionally for rows dated in `bounds`.
+
+    `where` is the registry's filter of the model's rows (SQL from the dbt
+    project, never from a user). Empty for a model without `source_file_id`
+    (one built from seeds).
+    """
+    has_file_id = conn.execute(
+        "select 1 from information_schema.columns where table_schema = %s and table_name = %s and column_name = 'source_file_id'",
+        (schema, model),
+    ).fetchone()
+    if has_file_id is None:
+        return {}
+    table = sql.Identifier(schema, model)
+    conditions = [sql.SQL("source_file_id = any(%(files)s)")]
+    if where:
+        conditions.append(sql.SQL("({})").format(sql.SQL(where)))  # type: ignore[arg-type]  # project SQL
     params: dict[str, Any] = {"files": file_ids}
     if date and bounds:
         kind = conn.execute(
             "select data_type from information_schema.columns where table_schema = %s and table_name = %s and column_name = %s",
-            (STAGING_SCHEMA, model, date),
+            (schema, model, date),
         ).fetchone()
         if kind is None:
-            raise AuditError(f"kpi_lineage dates {model} by {date!r}, which it does not have")
+            raise AuditError(f"the KPI registry dates {model} by {date!r}, which it does not have")
         column = sql.Identifier(date)
         dated = sql.SQL("({} at time zone %(zone)s)::date").format(column) if kind[0].startswith("timestamp") else column
-        where.append(sql.SQL("{} >= %(start)s and {} < %(end)s").format(dated, dated))
+        conditions.append(sql.SQL("{} >= %(start)s and {} < %(end)s").format(dated, dated))
         params.update({"zone": TIMEZONE.key, "start": bounds[0], "end": bounds[1]})
     query = sql.SQL("select source_file_id, count(*) from {} where {} group by source_file_id").format(
-        table, sql.SQL(" and ").join(where)
+        table, sql.SQL(" and ").join(conditions)
     )
     return {int(f): int(n) for f, n in conn.execute(query, params).fetchall()}
 
 
-def trace(conn: psycopg.Connection, manifest: dict[str, Any], kpi_code: str, period: str | None = None) -> dict[str, Any]:
+def trace(
+    conn: psycopg.Connection, manifest: dict[str, Any], registry: Registry, kpi_code: str, period: str | None = None
+) -> dict[str, Any]:
     """The lineage of one KPI (one month of it with `period`) in the latest publication."""
     cur = conn.cursor(row_factory=dict_row)
-    meta = kpi_lineage_meta(manifest)
-    if kpi_code not in meta:
-        known = ", ".join(sorted(meta))
+    if kpi_code not in registry.kpis:
+        known = ", ".join(sorted(registry.kpis))
         raise AuditError(f"no KPI {kpi_code!r}; the KPIs are: {known}")
     if cur.execute("select to_regclass('audit.publication') is not null as ok").fetchone()["ok"] is False:
         raise AuditError("nothing has been published yet: run `govkpi run` first")
@@ -152,11 +165,7 @@ def trace(conn: psycopg.Connection, manifest: dict[str, Any], kpi_code: str, per
             (kpi_code,),
         ).fetchall()
 
-    entry = meta[kpi_code]
-    events = entry.get("events")
-    reads = list(entry.get("reads", []))
-    staging = ([events["model"]] if events else []) + [m for m in reads if not events or m != events["model"]]
-    node_ids = lineage_nodes(manifest, staging)
+    node_ids = lineage_nodes(manifest, registry.models(kpi_code))
     nodes = {**manifest["nodes"], **manifest.get("sources", {})}
     models = []
     for uid in node_ids:
@@ -172,12 +181,38 @@ def trace(conn: psycopg.Connection, manifest: dict[str, Any], kpi_code: str, per
 
     file_ids = [int(f) for f in publication["file_ids"]]
     rows_by_file: dict[int, dict[str, Any]] = {}
-    if events:
-        for file_id, rows in _files_of(conn, events["model"], file_ids, events["date"], bounds).items():
-            rows_by_file[file_id] = {"role": "events", "model": events["model"], "rows_in_period" if bounds else "rows": rows}
-    for model in reads:
-        for file_id, rows in _files_of(conn, model, file_ids, None, None).items():
+    key = "rows_in_period" if bounds else "rows"
+    for source in registry.sources(kpi_code):
+        if source.date is None:
+            continue
+        for file_id, rows in _files_of(conn, MARTS_SCHEMA, source.model, file_ids, source.date, bounds, source.where).items():
+            rows_by_file.setdefault(file_id, {"role": "events", "model": source.model, key: rows})
+    # the staging models it also reads; the extracts whose rows it counts are listed as events only
+    event_files = [
+        file_id
+        for source in registry.sources(kpi_code)
+        if source.date is not None
+        for file_id in _files_of(conn, MARTS_SCHEMA, source.model, file_ids, None, None)
+    ]
+    event_extracts = {
+        r[0]
+        for r in conn.execute(
+            "select distinct extract_name from audit.load_manifest where file_id = any(%s)", (event_files,)
+        ).fetchall()
+    }
+    staging_models = [manifest["nodes"][n]["name"] for n in node_ids if n.startswith("model.") and manifest["nodes"][n]["schema"] == STAGING_SCHEMA]
+    for model in staging_models:
+        for file_id, rows in _files_of(conn, STAGING_SCHEMA, model, file_ids, None, None).items():
             rows_by_file.setdefault(file_id, {"role": "reads", "model": model, "rows": rows})
+    if event_extracts:
+        extract_of = dict(
+            conn.execute(
+                "select file_id, extract_name from audit.load_manifest where file_id = any(%s)", (list(rows_by_file),)
+            ).fetchall()
+        )
+        rows_by_file = {
+            f: r for f, r in rows_by_file.items() if r["role"] == "events" or extract_of.get(f) not in event_extracts
+        }
     files = []
     if rows_by_file:
         manifest_rows = cur.execute(

@@ -33,7 +33,7 @@ def render(manifest: dict) -> str:
     marts = {
         node["unique_id"]: node
         for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and node["path"].startswith("marts/")
+        if node["resource_type"] == "model" and "marts" in node["tags"]  # models/marts/ and fct_kpi_value: what is published
     }
     edges: set[tuple[str, str, str]] = set()
     for node in manifest["nodes"].values():

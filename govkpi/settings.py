@@ -6,6 +6,7 @@
 | `GOVKPI_PSEUDONYM_KEY` | key (at least 32 bytes) for pseudonymising ID numbers | none: loading refuses to start |
 | `GOVKPI_STATE_DIR` | local state: embedded database, Airflow metadata, logs | `<project>/.govkpi` |
 | `GOVKPI_LANDING_DIR` | landing folder, `<department>/<period>/<files>` | `<project>/sample_data` |
+| `GOVKPI_DBT_PROJECT_DIR` | the dbt project to build (a county's own copy, with its own KPIs) | `<project>/dbt_project` |
 | `GOVKPI_ALERT_DIR` | where `alerts.jsonl` is written | `<state dir>/alerts` |
 | `GOVKPI_DELIVERY_POLL_SECONDS` | how often a waiting ingest run looks for a delivery's `_DELIVERED` marker | 300 |
 | `GOVKPI_DELIVERY_DEADLINE_HOURS` | hours after a month ends before a missing delivery fails its run | 120 |
@@ -56,6 +57,7 @@ class Settings:
     delivery_poll_seconds: float = DEFAULT_DELIVERY_POLL_SECONDS
     delivery_deadline_hours: float = DEFAULT_DELIVERY_DEADLINE_HOURS
     warehouse_deadline_minutes: float = DEFAULT_WAREHOUSE_DEADLINE_MINUTES
+    dbt_project_override: Path | None = None
 
     def __post_init__(self) -> None:
         if self.alert_dir is None:
@@ -68,12 +70,12 @@ class Settings:
             f"Settings(project_root={self.project_root}, state_dir={self.state_dir}, "
             f"landing_dir={self.landing_dir}, warehouse_url={url}, pseudonym_key={key}, alert_dir={self.alert_dir}, "
             f"delivery_poll_seconds={self.delivery_poll_seconds}, delivery_deadline_hours={self.delivery_deadline_hours}, "
-            f"warehouse_deadline_minutes={self.warehouse_deadline_minutes})"
+            f"warehouse_deadline_minutes={self.warehouse_deadline_minutes}, dbt_project_dir={self.dbt_project_dir})"
         )
 
     @property
     def dbt_project_dir(self) -> Path:
-        return self.project_root / "dbt_project"
+        return self.dbt_project_override or self.project_root / "dbt_project"
 
     @property
     def dags_dir(self) -> Path:
@@ -133,7 +135,18 @@ def load_settings(environ: os._Environ[str] | dict[str, str] | None = None) -> S
         delivery_poll_seconds=_duration(env, "GOVKPI_DELIVERY_POLL_SECONDS", DEFAULT_DELIVERY_POLL_SECONDS, "seconds"),
         delivery_deadline_hours=_duration(env, "GOVKPI_DELIVERY_DEADLINE_HOURS", DEFAULT_DELIVERY_DEADLINE_HOURS, "hours"),
         warehouse_deadline_minutes=_duration(env, "GOVKPI_WAREHOUSE_DEADLINE_MINUTES", DEFAULT_WAREHOUSE_DEADLINE_MINUTES, "minutes"),
+        dbt_project_override=_dbt_project(env),
     )
+
+
+def _dbt_project(env) -> Path | None:
+    value = env.get("GOVKPI_DBT_PROJECT_DIR")
+    if not value:
+        return None
+    path = Path(value).resolve()
+    if not (path / "dbt_project.yml").is_file():
+        raise SettingsError(f"GOVKPI_DBT_PROJECT_DIR is {value}, which holds no dbt_project.yml: point it at a dbt project folder")
+    return path
 
 
 def redact_url(url: str) -> str:

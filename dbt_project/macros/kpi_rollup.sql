@@ -1,6 +1,6 @@
 {#-
-    The KPI rollup shared by int_kpi_measures_counted,
-    int_kpi_amounts_aggregated and int_kpi_ranges_aggregated: one select
+    The KPI rollup shared by kpi_measures_counted,
+    kpi_amounts_aggregated and kpi_ranges_aggregated: one select
     that aggregates rows already placed in their periods, in one pass, per
     village x breakdown member, village total, township x member and
     township total, and returns
@@ -27,7 +27,7 @@
       village row with a null area_code (so that an event of an unknown
       village does not drop out: the not_null test on the area_code of the
       unioned events reports it), unless village_rows_need_area_code is
-      true (int_kpi_ranges_aggregated, whose rows without a range pad every
+      true (kpi_ranges_aggregated, whose rows without a range pad every
       delivered period so that its township total exists).
 
     The aggregate expressions are the body of the call block, with their

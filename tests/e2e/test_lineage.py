@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from conftest import ROOT, govkpi_env, run_govkpi
 
-from govkpi.lineage import KPI_MODEL, kpi_lineage_meta, lineage_nodes
+from govkpi.kpi_registry import load_registry
+from govkpi.lineage import KPI_MODEL, lineage_nodes
 from govkpi.settings import load_settings
 from govkpi.transform import ensure_manifest
 
@@ -26,15 +27,15 @@ def manifest() -> dict:
     return json.loads(ensure_manifest(load_settings()).read_text())
 
 
-def test_every_kpi_declares_its_lineage_and_it_leads_to_fct_kpi_value(manifest):
+def test_every_kpi_is_in_the_registry_and_its_lineage_leads_to_fct_kpi_value(manifest):
     with (ROOT / "dbt_project" / "seeds" / "kpi_definitions.csv").open(encoding="utf-8") as f:
         kpis = {row["kpi_code"] for row in csv.DictReader(f)}
-    meta = kpi_lineage_meta(manifest)
-    assert set(meta) == kpis
-    for code, entry in meta.items():
-        staging = ([entry["events"]["model"]] if "events" in entry else []) + entry.get("reads", [])
-        assert staging, code
-        nodes = lineage_nodes(manifest, staging)
+    registry = load_registry(ROOT / "dbt_project")
+    assert kpis <= set(registry.measures)
+    for code in kpis:
+        models = registry.models(code)
+        assert models, code
+        nodes = lineage_nodes(manifest, models)
         assert nodes[-1] == KPI_MODEL, (code, nodes[-1])
         assert any(n.startswith("source.govkpi.") for n in nodes), code
 
@@ -92,7 +93,7 @@ def test_certificates_of_june_trace_to_their_files_models_checks_and_publication
     # the models between, from the raw table to the KPI, in build order
     relations = [m["relation"] for m in trace["models"]]
     for expected in ("raw.hrss_certificate", "staging.stg_hrss__certificates", "marts_audit.fct_certificate",
-                     "intermediate.int_kpi_measure_events_unioned", "intermediate.int_kpi_measures_counted",
+                     "intermediate.kpi_measure_events", "intermediate.kpi_measures_counted",
                      "marts_audit.fct_kpi_value"):
         assert expected in relations, (expected, relations)
     assert relations.index("raw.hrss_certificate") < relations.index("marts_audit.fct_certificate") < relations.index(

@@ -59,7 +59,7 @@ def marts(manifest) -> dict[str, dict]:
     return {
         n["name"]: n
         for n in manifest["nodes"].values()
-        if n["resource_type"] == "model" and n["path"].startswith("marts/")
+        if n["resource_type"] == "model" and "marts" in n["tags"]
     }
 
 

@@ -215,12 +215,12 @@ def test_ensure_manifest_builds_when_missing_or_stale(tmp_path):
     built = path.stat().st_mtime_ns
     assert ensure_manifest(settings) == path and path.stat().st_mtime_ns == built, "a current manifest is kept"
 
-    model = dbt_dir / "models" / "marts" / "kpi" / "fct_kpi_value.sql"
+    model = dbt_dir / "models" / "kpi" / "fct_kpi_value.sql"
     # Edited after the parse started (the manifest is dated when its parse started).
     edited = path.stat().st_mtime + 1
     assert edited < time.time()
     os.utime(model, (edited, edited))
-    assert manifest_problem(dbt_dir) == f"the dbt manifest {path} is older than models/marts/kpi/fct_kpi_value.sql"
+    assert manifest_problem(dbt_dir) == f"the dbt manifest {path} is older than models/kpi/fct_kpi_value.sql"
     ensure_manifest(settings)
     assert manifest_problem(dbt_dir) is None
 
@@ -317,7 +317,7 @@ def test_failing_model_test_stops_publication_at_the_build_naming_its_model(publ
     ]
     assert dim_training_class_tests and set(dim_training_class_tests) == {"pass"}, dim_training_class_tests
     # Everything downstream of it does not run: models, the gate, publish.
-    assert status["int_kpi_measure_events_unioned"] == "skipped"
+    assert status["kpi_measure_events"] == "skipped"
     assert status["fct_kpi_value"] == "skipped"
     for task_id in ("validate_audit", "publish", "document"):
         assert states[task_id][0] == "upstream_failed", task_id

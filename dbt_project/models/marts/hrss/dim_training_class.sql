@@ -11,7 +11,9 @@ training_classes as (
         training_hours,
         planned_trainee_count,
         start_date,
-        end_date
+        end_date,
+        source_file_id,
+        source_row_number
     from {{ ref('stg_hrss__training_classes') }}
 
 ),
@@ -50,7 +52,9 @@ select
     village_areas.area_key as venue_area_key,
     training_classes.provider_name,
     training_classes.training_hours,
-    training_classes.planned_trainee_count
+    training_classes.planned_trainee_count,
+    training_classes.source_file_id,
+    training_classes.source_row_number
 from training_classes
 left join trades
     on training_classes.trade_name_zh = trades.name_zh

@@ -20,7 +20,8 @@ enrolments as (
     select
         person_id,
         class_id,
-        village_name_zh
+        village_name_zh,
+        enrolled_date
     from {{ ref('stg_hrss__enrolments') }}
 
 ),
@@ -42,6 +43,8 @@ select
     {{ surrogate_key(['certificates.class_id']) }} as training_class_key,
     -- the holder's village is the one on their enrolment in this class
     village_areas.area_key,
+    -- the enrolment it follows dates it into its cohort (the rates' numerators)
+    enrolments.enrolled_date,
     certificates.issued_date,
     certificates.certificate_level,
     certificates.batch_id,

@@ -22,7 +22,8 @@ enrolments as (
     select
         person_id,
         class_id,
-        village_name_zh
+        village_name_zh,
+        enrolled_date
     from {{ ref('stg_hrss__enrolments') }}
 
 ),
@@ -44,6 +45,8 @@ select
     {{ surrogate_key(['placements.employer_name', 'placements.employer_type_zh']) }} as employer_key,
     -- the person's village is the one on their enrolment in the class the placement follows
     village_areas.area_key,
+    -- the enrolment it follows dates it into its cohort (the rates' numerators)
+    enrolments.enrolled_date,
     placements.placed_date,
     placements.employment_form,
     placements.monthly_wage_yuan,
