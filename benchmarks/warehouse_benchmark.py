@@ -96,9 +96,11 @@ def configure(url: str, state: Path) -> None:
 
 def load(periods: list[str]) -> None:
     from govkpi.pipeline import load_department
+    from govkpi.settings import load_settings
 
+    settings = load_settings()
     for department in DEPARTMENTS:
-        load_department(department, periods=periods)
+        load_department(settings, department, periods=periods)
 
 
 def dbt_build(url: str, *flags: str) -> tuple[float, dict[str, float]]:

@@ -36,6 +36,7 @@ from airflow.sdk import AssetAny, dag, task
 
 from dag_support import DEFAULT_ARGS, PUBLISHED_MARTS, RAW_ASSETS, WAREHOUSE_POOL, warehouse_deadline
 from dag_support.dbt import INVOCATION_XCOM_KEY, TESTS_XCOM_KEY
+from govkpi.settings import load_settings
 
 
 @dag(
@@ -48,7 +49,7 @@ from dag_support.dbt import INVOCATION_XCOM_KEY, TESTS_XCOM_KEY
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     # An alert when a run is not done GOVKPI_WAREHOUSE_DEADLINE_MINUTES after being queued.
-    deadline=warehouse_deadline(),
+    deadline=warehouse_deadline(load_settings().warehouse_deadline_minutes),
     tags=["govkpi", "warehouse"],
 )
 def govkpi_warehouse():
@@ -57,14 +58,14 @@ def govkpi_warehouse():
         """Manifest vs raw, before anything is built from raw."""
         from govkpi.pipeline import validate_raw as validate
 
-        return validate(run_label=context["run_id"])
+        return validate(load_settings(), run_label=context["run_id"])
 
     @task(pool=WAREHOUSE_POOL)
     def build_audit(**context) -> str:
         """One dbt build (and its docs) into marts_audit; returns where the docs wait for `document`."""
         from dag_support.dbt import build_candidate
 
-        return build_candidate(context["ti"])
+        return build_candidate(load_settings(), context["ti"])
 
     @task(pool=WAREHOUSE_POOL)
     def validate_audit(**context) -> int:
@@ -72,7 +73,7 @@ def govkpi_warehouse():
         from govkpi.pipeline import validate_audit as validate
 
         dbt_results = context["ti"].xcom_pull(task_ids="build_audit", key=TESTS_XCOM_KEY) or []
-        return validate(run_label=context["run_id"], dbt_results=dbt_results)
+        return validate(load_settings(), run_label=context["run_id"], dbt_results=dbt_results)
 
     @task(pool=WAREHOUSE_POOL, outlets=[PUBLISHED_MARTS])
     def publish(validation_run_id: int, **context) -> int:
@@ -81,6 +82,7 @@ def govkpi_warehouse():
 
         invocation = context["ti"].xcom_pull(task_ids="build_audit", key=INVOCATION_XCOM_KEY)
         return do_publish(
+            load_settings(),
             validation_run_id=validation_run_id,
             dbt_invocation_id=invocation,
             dag_id=context["dag"].dag_id,
@@ -91,7 +93,6 @@ def govkpi_warehouse():
     def document(publication_id: int, dbt_docs: str) -> str:
         """The build's dbt docs and the GX Data Docs of this publication, kept beside it (<state>/publications/<id>/)."""
         from govkpi.publication_docs import document_publication
-        from govkpi.settings import load_settings
 
         settings = load_settings()
         return str(document_publication(settings, settings.require_warehouse_url(), publication_id, Path(dbt_docs)))

@@ -28,15 +28,19 @@ ALERT_PREFIX = "GOVKPI_ALERT "
 _MESSAGE_LIMIT = 2000
 
 
-def alert_dir() -> Path:
-    """Where alerts are written: `Settings.alert_dir` (`<state dir>/alerts` unless GOVKPI_ALERT_DIR says otherwise)."""
+def _alert_dir() -> Path | None:
+    """`Settings.alert_dir`, read by the callbacks below: Airflow calls them, so they are entry points."""
     from govkpi.settings import load_settings
 
-    return load_settings().alert_dir
+    try:
+        return load_settings().alert_dir
+    except ValueError as exc:  # a malformed setting must not hide the alert: the log line still carries it
+        log.error("cannot read the settings for the alert folder: %s", exc)
+        return None
 
 
-def write_alert(kind: str, summary: str, **fields: Any) -> dict[str, Any]:
-    """Record one alert (file line and log line); never raises, an alert must not fail its caller."""
+def write_alert(folder: Path | None, kind: str, summary: str, **fields: Any) -> dict[str, Any]:
+    """Record one alert in `folder`/alerts.jsonl and as a log line; never raises, an alert must not fail its caller."""
     alert = {
         "kind": kind,
         "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -45,25 +49,19 @@ def write_alert(kind: str, summary: str, **fields: Any) -> dict[str, Any]:
     }
     line = json.dumps(alert, ensure_ascii=False, sort_keys=False)
     log.error("%s%s", ALERT_PREFIX, line)
+    if folder is None:
+        return alert
     try:
-        folder = alert_dir()
         folder.mkdir(parents=True, exist_ok=True)
         with (folder / "alerts.jsonl").open("a", encoding="utf-8") as out:
             out.write(line + "\n")
     except OSError as exc:  # the log line above still carries the alert
-        log.error("could not write the alert file in %s: %s", alert_dir(), exc)
+        log.error("could not write the alert file in %s: %s", folder, exc)
     return alert
 
 
-def deadline_minutes() -> float:
-    """How long a warehouse run may take from being queued (0: no alert): `Settings.warehouse_deadline_minutes`."""
-    from govkpi.settings import load_settings
-
-    return load_settings().warehouse_deadline_minutes
-
-
-def read_alerts(folder: Path | None = None) -> list[dict[str, Any]]:
-    path = (folder or alert_dir()) / "alerts.jsonl"
+def read_alerts(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "alerts.jsonl"
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -94,7 +92,7 @@ def task_failed(context: dict[str, Any]) -> None:
         f"task {fields['task_id']} of {fields['dag_id']} failed ({fields['run_id']}); "
         f"{error.splitlines()[0] if error else ''}"
     )
-    write_alert("task_failed", summary, error=error, **fields)
+    write_alert(_alert_dir(), "task_failed", summary, error=error, **fields)
 
 
 async def deadline_missed(**kwargs: Any) -> None:
@@ -110,6 +108,7 @@ async def deadline_missed(**kwargs: Any) -> None:
     deadline = context.get("deadline") if isinstance(context, dict) else None
     limit = kwargs.get("limit", "its deadline")
     write_alert(
+        _alert_dir(),
         "deadline_missed",
         f"{dag_id} run {run_id} has not finished within {limit} of being queued; "
         "look at the run in the Airflow UI (a task waiting for a delivery, or stuck on a busy warehouse)",

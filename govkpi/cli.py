@@ -63,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from govkpi import orchestrate
     from govkpi.warehouse import resolve_url
 
-    settings = load_settings()
+    settings: Settings = args.settings
     extracts = (args.extracts or settings.landing_dir).resolve()
     if not extracts.is_dir():
         raise GovkpiError(f"extracts folder {extracts} does not exist; pass --extracts DIR with <department>/<period>/ folders")
@@ -136,16 +136,10 @@ def _print_stages(settings: Settings, stages: list, total: float) -> None:
 
 
 def _warn_incomplete(extracts: Path, department: str) -> None:
-    from ingestion.loader import DELIVERY_MARKER, delivered_periods
+    from govkpi.delivery import incomplete_folders, incomplete_message
 
-    root = extracts / department
-    complete = set(delivered_periods(extracts, department))
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if folder.name not in complete:
-            _say(
-                f"    skipped {folder}: no {DELIVERY_MARKER} marker, so the delivery may be incomplete "
-                f"(write {folder / DELIVERY_MARKER} once every file is there)"
-            )
+    for folder in incomplete_folders(extracts, department):
+        _say(f"    {incomplete_message(folder)}")
 
 
 def _print_loads(url: str, department: str, since: dt.datetime) -> None:
@@ -257,7 +251,7 @@ def fetch_kpis(url: str, *, year: int | None, kpi: str | None, township_year_onl
 def cmd_kpi(args: argparse.Namespace) -> int:
     from govkpi.warehouse import resolve_url
 
-    settings = load_settings()
+    settings: Settings = args.settings
     url = resolve_url(settings)
     rows = fetch_kpis(url, year=args.year, kpi=args.kpi)
     if args.json:
@@ -286,7 +280,7 @@ def cmd_kpi(args: argparse.Namespace) -> int:
 def cmd_warehouse(args: argparse.Namespace) -> int:
     from govkpi import warehouse
 
-    settings = load_settings()
+    settings: Settings = args.settings
     if settings.warehouse_url:
         if args.action == "url":
             _say(settings.warehouse_url)
@@ -321,7 +315,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     from govkpi.transform import ensure_manifest
     from govkpi.warehouse import resolve_url
 
-    settings = load_settings()
+    settings: Settings = args.settings
     manifest = lineage.load_manifest(ensure_manifest(settings))
     registry = load_registry(settings.dbt_project_dir)
     with psycopg.connect(resolve_url(settings)) as conn:
@@ -372,7 +366,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from govkpi import audit
     from govkpi.warehouse import resolve_url
 
-    settings = load_settings()
+    settings: Settings = args.settings
     url = resolve_url(settings)
     with psycopg.connect(url) as conn:
         if args.action == "publications":
@@ -450,7 +444,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     """Load one department's new files into `raw`, as its ingest DAG's load task does."""
     from govkpi import pipeline
 
-    outcome = pipeline.load_department(args.department, periods=args.period, landing=args.extracts)
+    outcome = pipeline.load_department(args.settings, args.department, periods=args.period, landing=args.extracts)
     _say(outcome.summary())
     return 0
 
@@ -462,7 +456,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     """Validate the dbt audit build (the publication candidate) with the Great Expectations suites."""
     from govkpi.warehouse import resolve_url
 
-    url = resolve_url(load_settings())
+    url = resolve_url(args.settings)
     # Imported here so `--help` answers without loading Great Expectations.
     from expectations.gate import FAILURE_LOGGER, run_gate
 
@@ -486,7 +480,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     """Build dbt's manifest (`dbt parse`, no database) if it is missing or older than the project."""
     from govkpi.transform import ensure_manifest
 
-    _say(str(ensure_manifest(load_settings())))
+    _say(str(ensure_manifest(args.settings)))
     return 0
 
 
@@ -494,8 +488,8 @@ def cmd_schema_diagram(args: argparse.Namespace) -> int:
     """Draw the published star schema into docs/schema.md (or, with --check, say whether it is stale)."""
     from govkpi.schema_diagram import OUTPUT, build_manifest, render
 
-    path = load_settings().project_root / OUTPUT
-    text = render(build_manifest())
+    path = args.settings.project_root / OUTPUT
+    text = render(build_manifest(args.settings))
     if args.check:
         if not path.exists() or path.read_text() != text:
             raise GovkpiError(f"{path} is out of date: run `govkpi schema-diagram`")
@@ -575,6 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        # The settings are read here, once, and passed down (args.settings).
+        args.settings = load_settings()
         return args.func(args)
     except GovkpiError as exc:
         print(f"govkpi: error: {exc}", file=sys.stderr)

@@ -1,19 +1,77 @@
-"""Which periods an Airflow data interval covers, and when a delivery is overdue.
+"""Deliveries: where a department's extracts land, when a delivery is complete, which are due, when one is overdue.
 
-The ingest DAGs run on monthly data intervals (`[month start, next month
-start)` in the township's time zone). A run loads exactly the deliveries of
-the months its interval covers, from `<landing>/<department>/<YYYY-MM>/`,
-once that folder holds the department's `_DELIVERED` marker.
+The one home of the delivery concept; the loader, the ingest DAGs (their
+operator and trigger), `govkpi run` and `govkpi load` use it.
+
+- **Layout**: `<landing>/<department>/<period>/<files>`, a period being a
+  year (`2023`) or a month (`2023-03`). The department writes the
+  `_DELIVERED` marker into the folder last: its presence says every file is
+  there (none still being copied).
+- **Intervals**: the ingest DAGs run on monthly data intervals
+  (`[month start, next month start)` in the township's time zone); a run
+  loads exactly the months its interval covers, once their markers are
+  there, and fails naming what is missing `delivery_deadline_hours` after
+  the interval's end.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ingestion.loader import DELIVERY_MARKER
-
 TIMEZONE = ZoneInfo("Asia/Shanghai")
+# Written by the department last, after every file of a period's delivery.
+DELIVERY_MARKER = "_DELIVERED"
+PERIOD = re.compile(r"^\d{4}(?:-(?:0[1-9]|1[0-2]))?$")
+
+
+def period_folder(landing_dir: Path, department: str, period: str) -> Path:
+    """Where a department's delivery for a period is expected."""
+    return landing_dir / department / period
+
+
+def marker(landing_dir: Path, department: str, period: str) -> Path:
+    """The file whose presence says the period's delivery is complete."""
+    return period_folder(landing_dir, department, period) / DELIVERY_MARKER
+
+
+def is_delivered(landing_dir: Path, department: str, period: str) -> bool:
+    """Whether the delivery for the period is complete (its marker is there)."""
+    return marker(landing_dir, department, period).is_file()
+
+
+def delivered_periods(landing_dir: Path, department: str) -> list[str]:
+    """Every period of the department whose delivery is complete, oldest first."""
+    root = landing_dir / department
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and PERIOD.match(p.name) and (p / DELIVERY_MARKER).is_file())
+
+
+def incomplete_folders(landing_dir: Path, department: str) -> list[Path]:
+    """The department's folders without a marker: deliveries that may still be arriving (hidden folders are scratch space)."""
+    root = landing_dir / department
+    if not root.is_dir():
+        return []
+    complete = set(delivered_periods(landing_dir, department))
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in complete)
+
+
+def incomplete_message(folder: Path) -> str:
+    return (
+        f"skipped {folder}: no {DELIVERY_MARKER} marker, so the delivery may be incomplete "
+        f"(write {folder / DELIVERY_MARKER} once every file is there)"
+    )
+
+
+def no_delivery_message(landing_dir: Path, department: str) -> str:
+    root = landing_dir / department
+    return (
+        f"no complete delivery of department {department!r} under {root}: "
+        f"put the extracts in {root}/<YYYY-MM>/ and write {DELIVERY_MARKER} there last"
+    )
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -43,15 +101,9 @@ def periods_for_interval(start: dt.datetime, end: dt.datetime) -> list[str]:
     return periods
 
 
-def deadline_hours() -> float:
-    """Hours after a month ends before its missing delivery fails the run: `Settings.delivery_deadline_hours`."""
-    from govkpi.settings import load_settings
-
-    return load_settings().delivery_deadline_hours
-
-
-def delivery_deadline(interval_end: dt.datetime, hours: float | None = None) -> dt.datetime:
-    return _aware(interval_end) + dt.timedelta(hours=deadline_hours() if hours is None else hours)
+def delivery_deadline(interval_end: dt.datetime, hours: float) -> dt.datetime:
+    """When a delivery of the interval is overdue: `hours` (`Settings.delivery_deadline_hours`) after its end, in UTC."""
+    return _aware(interval_end) + dt.timedelta(hours=hours)
 
 
 def missing_delivery_message(department: str, period: str, folder: str, deadline: dt.datetime) -> str:

@@ -133,10 +133,31 @@ def trace(
     conn: psycopg.Connection, manifest: dict[str, Any], registry: Registry, kpi_code: str, period: str | None = None
 ) -> dict[str, Any]:
     """The lineage of one KPI (one month of it with `period`) in the latest publication."""
-    cur = conn.cursor(row_factory=dict_row)
     if kpi_code not in registry.kpis:
         known = ", ".join(sorted(registry.kpis))
         raise AuditError(f"no KPI {kpi_code!r}; the KPIs are: {known}")
+    cur = conn.cursor(row_factory=dict_row)
+    publication = _latest_publication(cur)
+    bounds = _period_bounds(period) if period else None
+    kpi = cur.execute(
+        "select kpi_code, name_zh, name_en, department, unit, definition from marts.dim_kpi where kpi_code = %s",
+        (kpi_code,),
+    ).fetchone()
+    node_ids = lineage_nodes(manifest, registry.models(kpi_code))
+    models = _models(manifest, node_ids)
+    file_ids = [int(f) for f in publication.pop("file_ids")]
+    return {
+        "kpi": kpi,
+        "period": period,
+        "values": _values(cur, kpi_code, bounds),
+        "publication": publication,
+        "models": models,
+        "files": _files(conn, manifest, registry, kpi_code, node_ids, file_ids, bounds),
+        "checks": _checks(cur, models, publication["validation_run_id"]),
+    }
+
+
+def _latest_publication(cur) -> dict[str, Any]:
     if cur.execute("select to_regclass('audit.publication') is not null as ok").fetchone()["ok"] is False:
         raise AuditError("nothing has been published yet: run `govkpi run` first")
     publication = cur.execute(
@@ -145,102 +166,101 @@ def trace(
     ).fetchone()
     if publication is None:
         raise AuditError("nothing has been published yet: run `govkpi run` first")
-    bounds = _period_bounds(period) if period else None
-    kpi = cur.execute(
-        "select kpi_code, name_zh, name_en, department, unit, definition from marts.dim_kpi where kpi_code = %s",
-        (kpi_code,),
-    ).fetchone()
+    return publication
+
+
+def _values(cur, kpi_code: str, bounds) -> list[dict[str, Any]]:
+    """The township's published values: of the month in `bounds`, or of every year."""
+    columns = (
+        "select period_grain, period_start_date, area_code, breakdown_dimension, breakdown_member, value, numerator, "
+        "denominator from marts.fct_kpi_value where kpi_code = %s and area_level = 'township' "
+    )
     if bounds:
-        values = cur.execute(
-            "select period_grain, period_start_date, area_code, breakdown_dimension, breakdown_member, value, numerator, "
-            "denominator from marts.fct_kpi_value where kpi_code = %s and area_level = 'township' "
-            "and period_grain = 'month' and period_start_date = %s order by breakdown_dimension nulls first, breakdown_member nulls first",
+        return cur.execute(
+            columns + "and period_grain = 'month' and period_start_date = %s "
+            "order by breakdown_dimension nulls first, breakdown_member nulls first",
             (kpi_code, bounds[0]),
         ).fetchall()
-    else:
-        values = cur.execute(
-            "select period_grain, period_start_date, area_code, breakdown_dimension, breakdown_member, value, numerator, "
-            "denominator from marts.fct_kpi_value where kpi_code = %s and area_level = 'township' "
-            "and period_grain = 'year' order by period_start_date, breakdown_dimension nulls first, breakdown_member nulls first",
-            (kpi_code,),
-        ).fetchall()
+    return cur.execute(
+        columns + "and period_grain = 'year' "
+        "order by period_start_date, breakdown_dimension nulls first, breakdown_member nulls first",
+        (kpi_code,),
+    ).fetchall()
 
-    node_ids = lineage_nodes(manifest, registry.models(kpi_code))
+
+def _models(manifest: dict[str, Any], node_ids: list[str]) -> list[dict[str, Any]]:
     nodes = {**manifest["nodes"], **manifest.get("sources", {})}
     models = []
     for uid in node_ids:
         node = nodes.get(uid, {})
+        name = node.get("alias") or node.get("identifier") or node.get("name")
         models.append(
             {
                 "unique_id": uid,
                 "resource_type": node.get("resource_type"),
-                "relation": f"{node.get('schema')}.{node.get('alias') or node.get('identifier') or node.get('name')}",
+                "relation": f"{node.get('schema')}.{name}",
                 "description": (node.get("description") or "").strip().split("\n")[0],
             }
         )
+    return models
 
-    file_ids = [int(f) for f in publication["file_ids"]]
+
+def _files(
+    conn: psycopg.Connection,
+    manifest: dict[str, Any],
+    registry: Registry,
+    kpi_code: str,
+    node_ids: list[str],
+    file_ids: list[int],
+    bounds,
+) -> list[dict[str, Any]]:
+    """The publication's files behind the KPI: those whose rows it counts (events), then those it also reads."""
     rows_by_file: dict[int, dict[str, Any]] = {}
     key = "rows_in_period" if bounds else "rows"
-    for source in registry.sources(kpi_code):
-        if source.date is None:
-            continue
+    dated = [source for source in registry.sources(kpi_code) if source.date is not None]
+    for source in dated:
         for file_id, rows in _files_of(conn, MARTS_SCHEMA, source.model, file_ids, source.date, bounds, source.where).items():
             rows_by_file.setdefault(file_id, {"role": "events", "model": source.model, key: rows})
-    # the staging models it also reads; the extracts whose rows it counts are listed as events only
-    event_files = [
-        file_id
-        for source in registry.sources(kpi_code)
-        if source.date is not None
-        for file_id in _files_of(conn, MARTS_SCHEMA, source.model, file_ids, None, None)
+    staging_models = [
+        manifest["nodes"][n]["name"]
+        for n in node_ids
+        if n.startswith("model.") and manifest["nodes"][n]["schema"] == STAGING_SCHEMA
     ]
-    event_extracts = {
-        r[0]
-        for r in conn.execute(
-            "select distinct extract_name from audit.load_manifest where file_id = any(%s)", (event_files,)
-        ).fetchall()
-    }
-    staging_models = [manifest["nodes"][n]["name"] for n in node_ids if n.startswith("model.") and manifest["nodes"][n]["schema"] == STAGING_SCHEMA]
     for model in staging_models:
         for file_id, rows in _files_of(conn, STAGING_SCHEMA, model, file_ids, None, None).items():
             rows_by_file.setdefault(file_id, {"role": "reads", "model": model, "rows": rows})
-    if event_extracts:
-        extract_of = dict(
-            conn.execute(
-                "select file_id, extract_name from audit.load_manifest where file_id = any(%s)", (list(rows_by_file),)
-            ).fetchall()
-        )
-        rows_by_file = {
-            f: r for f, r in rows_by_file.items() if r["role"] == "events" or extract_of.get(f) not in event_extracts
-        }
-    files = []
-    if rows_by_file:
-        manifest_rows = cur.execute(
-            "select file_id, batch_id, department, extract_name, period, file_name, sha256, received_at, loaded_at, "
-            "rows_read, rows_loaded, rows_rejected from audit.load_manifest where file_id = any(%s) "
-            "order by extract_name, period, file_id",
-            (list(rows_by_file),),
+    # an extract whose rows the KPI counts is listed as events only, also its files of other periods
+    event_files = [f for source in dated for f in _files_of(conn, MARTS_SCHEMA, source.model, file_ids, None, None)]
+    extract_of = dict(
+        conn.execute(
+            "select file_id, extract_name from audit.load_manifest where file_id = any(%s)",
+            (list(rows_by_file) + event_files,),
         ).fetchall()
-        files = [{**r, **rows_by_file[r["file_id"]]} for r in manifest_rows]
-        files.sort(key=lambda f: (f["role"] != "events", f["extract_name"], f["period"], f["file_id"]))
+    )
+    event_extracts = {extract_of.get(f) for f in event_files}
+    rows_by_file = {f: r for f, r in rows_by_file.items() if r["role"] == "events" or extract_of.get(f) not in event_extracts}
+    if not rows_by_file:
+        return []
+    manifest_rows = conn.cursor(row_factory=dict_row).execute(
+        "select file_id, batch_id, department, extract_name, period, file_name, sha256, received_at, loaded_at, "
+        "rows_read, rows_loaded, rows_rejected from audit.load_manifest where file_id = any(%s) "
+        "order by extract_name, period, file_id",
+        (list(rows_by_file),),
+    ).fetchall()
+    files = [{**r, **rows_by_file[r["file_id"]]} for r in manifest_rows]
+    files.sort(key=lambda f: (f["role"] != "events", f["extract_name"], f["period"], f["file_id"]))
+    return files
 
+
+def _checks(cur, models: list[dict[str, Any]], validation_run_id: int) -> list[dict[str, Any]]:
+    """The checks of the publication's validation run on the KPI's models and tables."""
     relations = {m["relation"].split(".", 1)[1] for m in models} | {m["relation"] for m in models}
-    checks = [
+    return [
         r
         for r in cur.execute(
             "select suite_name, relation, check_name, expectation_type, success, observed "
             "from audit.validation_result where validation_run_id = %s order by suite_name, relation, check_name",
-            (publication["validation_run_id"],),
+            (validation_run_id,),
         ).fetchall()
         if r["relation"] in relations or r["relation"].split(".", 1)[-1] in relations
     ]
-    publication = {k: v for k, v in publication.items() if k != "file_ids"}
-    return {
-        "kpi": kpi,
-        "period": period,
-        "values": values,
-        "publication": publication,
-        "models": models,
-        "files": files,
-        "checks": checks,
-    }

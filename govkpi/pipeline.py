@@ -1,6 +1,7 @@
 """The pipeline's steps as plain functions: what each Airflow task calls.
 
-Each step reads the settings, connects, does one thing and returns a small,
+Each step takes the settings its caller read (once, at its entry point: a
+task, a command), connects, does one thing and returns a small,
 personal-data-free result (it ends up in XCom). Keeping them here, outside
 the DAG files, lets the DAGs stay thin and each step run from the command
 line too.
@@ -15,7 +16,7 @@ import psycopg
 
 from govkpi.errors import GovkpiError
 from govkpi.publish import Publication, publish_candidate
-from govkpi.settings import load_settings
+from govkpi.settings import Settings
 from govkpi.transform import DbtResult
 from govkpi.transform import dbt_build
 from ingestion.ddl import ensure_schema
@@ -31,6 +32,7 @@ class GateFailed(GovkpiError):
 
 
 def load_department(
+    settings: Settings,
     code: str,
     paths: list[str] | None = None,
     *,
@@ -43,7 +45,6 @@ def load_department(
 
     Files are found under `landing` (default: the settings' landing folder).
     """
-    settings = load_settings()
     dept = department(code)
     found = discover(landing or settings.landing_dir, dept, periods)
     if paths is not None:
@@ -56,37 +57,35 @@ def load_department(
     return outcome
 
 
-def build_audit(*, docs: bool = False) -> DbtResult:
+def build_audit(settings: Settings, *, docs: bool = False) -> DbtResult:
     """dbt build into the audit schema (and, with `docs`, its dbt docs), after making sure every raw table exists.
 
     A department that has not delivered yet has empty raw tables, so the
     models over them build (empty) instead of failing on a missing source.
     """
-    settings = load_settings()
     url = settings.require_warehouse_url()
     with psycopg.connect(url, autocommit=True) as conn:
         ensure_schema(conn, all_extracts())
     return dbt_build(settings, url, docs=docs)
 
 
-def validate_raw(run_label: str = "") -> int:
+def validate_raw(settings: Settings, run_label: str = "") -> int:
     """Reconcile the manifest with the raw tables before anything is built from them."""
-    return _gate(run_label, raw_only=True)
+    return _gate(settings, run_label, raw_only=True)
 
 
-def validate_audit(run_label: str = "", dbt_results: list[dict] | None = None) -> int:
+def validate_audit(settings: Settings, run_label: str = "", dbt_results: list[dict] | None = None) -> int:
     """Run the GX gate on the audit build; return the passing validation run's id.
 
     `dbt_results`: the build's test outcomes (govkpi.transform.dbt_test_outcomes),
     recorded in the same validation run.
     """
-    return _gate(run_label, raw_only=False, dbt_results=dbt_results)
+    return _gate(settings, run_label, raw_only=False, dbt_results=dbt_results)
 
 
-def _gate(run_label: str, *, raw_only: bool, dbt_results: list[dict] | None = None) -> int:
+def _gate(settings: Settings, run_label: str, *, raw_only: bool, dbt_results: list[dict] | None = None) -> int:
     from expectations.gate import run_gate
 
-    settings = load_settings()
     url = settings.require_warehouse_url()
     if raw_only:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -104,8 +103,7 @@ def _gate(run_label: str, *, raw_only: bool, dbt_results: list[dict] | None = No
     return result.validation_run_id
 
 
-def publish(*, validation_run_id: int, dbt_invocation_id: str | None = None, dag_id: str | None = None, run_id: str | None = None) -> Publication:
-    settings = load_settings()
+def publish(settings: Settings, *, validation_run_id: int, dbt_invocation_id: str | None = None, dag_id: str | None = None, run_id: str | None = None) -> Publication:
     with psycopg.connect(settings.require_warehouse_url(), autocommit=True) as conn:
         return publish_candidate(
             conn,

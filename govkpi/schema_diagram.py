@@ -17,7 +17,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from govkpi.settings import load_settings
+from govkpi.settings import Settings
 from govkpi.transform import run_dbt
 
 OUTPUT = Path("docs") / "schema.md"
@@ -65,8 +65,8 @@ def render(manifest: dict) -> str:
     )
 
 
-def build_manifest() -> dict:
+def build_manifest(settings: Settings) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "target"
-        run_dbt(load_settings(), _UNREACHABLE, ["parse"], target_path=target)
+        run_dbt(settings, _UNREACHABLE, ["parse"], target_path=target)
         return json.loads((target / "manifest.json").read_text())

@@ -22,7 +22,6 @@ import io
 import json
 import logging
 import queue
-import re
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from govkpi.delivery import DELIVERY_MARKER, PERIOD
 from govkpi.errors import GovkpiError
 from ingestion.ddl import RAW_SCHEMA, ensure_schema, returned
 from ingestion.errors import ExtractError
@@ -44,10 +44,6 @@ from ingestion.worker import Worker
 
 log = logging.getLogger(__name__)
 
-_PERIOD = re.compile(r"^\d{4}(?:-(?:0[1-9]|1[0-2]))?$")
-# Written by the department last, after every file of a period's delivery:
-# its presence says the folder is complete (no file still being copied).
-DELIVERY_MARKER = "_DELIVERED"
 REPORTED_REJECTS = 20
 
 
@@ -135,7 +131,7 @@ def discover(landing_dir: Path, department: Department, periods: Iterable[str] |
     # Hidden folders are a generator's or a sync tool's scratch space, not deliveries.
     for period_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         period = period_dir.name
-        if not _PERIOD.match(period):
+        if not PERIOD.match(period):
             raise ExtractError(
                 f"folder name {period!r} is not a period",
                 file=str(period_dir),
@@ -156,24 +152,6 @@ def discover(landing_dir: Path, department: Department, periods: Iterable[str] |
                 )
             found.append(DeliveredFile(path, department.code, period, spec))
     return found
-
-
-def period_folder(landing_dir: Path, department: str, period: str) -> Path:
-    """Where a department's delivery for a period is expected."""
-    return landing_dir / department / period
-
-
-def is_delivered(landing_dir: Path, department: str, period: str) -> bool:
-    """Whether the delivery for the period is complete (its marker is there)."""
-    return (period_folder(landing_dir, department, period) / DELIVERY_MARKER).is_file()
-
-
-def delivered_periods(landing_dir: Path, department: str) -> list[str]:
-    """Every period of the department whose delivery is complete, oldest first."""
-    root = landing_dir / department
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and _PERIOD.match(p.name) and (p / DELIVERY_MARKER).is_file())
 
 
 def file_sha256(path: Path) -> tuple[str, int]:

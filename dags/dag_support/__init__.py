@@ -56,10 +56,8 @@ DEFAULT_ARGS = {
 # triggerer hands to govkpi.alerts.deadline_missed. 0 turns it off: the
 # local runner (`govkpi run`, `airflow dags test`) does, see
 # govkpi.orchestrate.airflow_env.
-def warehouse_deadline() -> DeadlineAlert | None:
-    from govkpi.alerts import deadline_minutes
-
-    minutes = deadline_minutes()
+def warehouse_deadline(minutes: float) -> DeadlineAlert | None:
+    """The deadline alert for `Settings.warehouse_deadline_minutes` (None when 0)."""
     if not minutes:
         return None
     return DeadlineAlert(

@@ -33,7 +33,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from govkpi.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +48,11 @@ TESTS_XCOM_KEY = "dbt_test_outcomes"
 DOCS_SUBDIR = ("dbt", "docs")
 
 
-def build_candidate(task_instance: Any) -> str:
+def build_candidate(settings: Settings, task_instance: Any) -> str:
     """Run the build (see the module docstring); returns the folder holding this build's dbt docs."""
     from govkpi import pipeline
-    from govkpi.settings import load_settings
     from govkpi.transform import dbt_connection_env
 
-    settings = load_settings()
     connection = dbt_connection_env(settings.require_warehouse_url())
     mask_warehouse_password(settings.require_warehouse_url())
     target = settings.state_dir / "dbt" / "target"
@@ -59,7 +60,7 @@ def build_candidate(task_instance: Any) -> str:
     gate_import.start()
     try:
         # A DbtFailed names each failing node and its model (govkpi.transform.failure_lines).
-        result = pipeline.build_audit(docs=True)
+        result = pipeline.build_audit(settings, docs=True)
     finally:
         gate_import.join()
         results = _read_json(target / "run_results.json")
@@ -68,14 +69,14 @@ def build_candidate(task_instance: Any) -> str:
     return str(_stage_docs(settings.state_dir, target, result.invocation_id))
 
 
-def mask_warehouse_password(warehouse_url: str | None = None) -> None:
+def mask_warehouse_password(warehouse_url: str) -> None:
     """Mask the warehouse password in this task's log (dbt gets it from the environment, and never prints it)."""
     from airflow.sdk.log import mask_secret
 
     from govkpi.settings import load_settings
     from govkpi.warehouse import libpq_parts
 
-    password = libpq_parts(warehouse_url or load_settings().require_warehouse_url())["password"]
+    password = libpq_parts(warehouse_url)["password"]
     if password:
         mask_secret(password)
 

@@ -49,48 +49,43 @@ class WaitForDelivery(BaseOperator):
 
     def execute(self, context: Any) -> list[str]:
         import datetime as dt
-        import os
 
         from airflow.sdk.exceptions import AirflowFailException
 
-        from govkpi.delivery import delivery_deadline, periods_for_interval
+        from govkpi import delivery
         from govkpi.settings import load_settings
         from govkpi.triggers import DeliveryMarkerTrigger
-        from ingestion.loader import DELIVERY_MARKER, delivered_periods, period_folder
 
         settings = load_settings()
         landing = settings.landing_dir
         if context["params"].get("scope", "interval") == "all":
-            periods = delivered_periods(landing, self.department)
-            root = landing / self.department
-            incomplete = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in periods and not p.name.startswith(".")) if root.is_dir() else []
-            for name in incomplete:
-                self.log.warning("%s/%s has no %s marker: not loaded (the delivery may be incomplete)", root, name, DELIVERY_MARKER)
+            for folder in delivery.incomplete_folders(landing, self.department):
+                self.log.warning("%s", delivery.incomplete_message(folder))
+            periods = delivery.delivered_periods(landing, self.department)
             if not periods:
-                raise AirflowFailException(
-                    f"no complete delivery of department {self.department!r} under {root}: "
-                    f"put the extracts in {root}/<YYYY-MM>/ and write {DELIVERY_MARKER} there last"
-                )
+                raise AirflowFailException(delivery.no_delivery_message(landing, self.department))
             self.log.info("scope all: loading periods %s", ", ".join(periods))
             return periods
 
-        periods = periods_for_interval(context["data_interval_start"], context["data_interval_end"])
+        periods = delivery.periods_for_interval(context["data_interval_start"], context["data_interval_end"])
         if not periods:
             raise AirflowFailException(
                 f"data interval {context['data_interval_start']} .. {context['data_interval_end']} covers no whole month"
             )
-        markers = [str(period_folder(landing, self.department, p) / DELIVERY_MARKER) for p in periods]
-        missing = [m for m in markers if not os.path.isfile(m)]
+        markers = [str(delivery.marker(landing, self.department, p)) for p in periods]
+        missing = [p for p, m in zip(periods, markers) if not delivery.is_delivered(landing, self.department, p)]
         if not missing:
             self.log.info("delivery of %s for %s is complete", self.department, ", ".join(periods))
             return periods
-        deadline = delivery_deadline(context["data_interval_end"])
+        deadline = delivery.delivery_deadline(context["data_interval_end"], settings.delivery_deadline_hours)
+        missing_markers = [m for p, m in zip(periods, markers) if p in missing]
         if dt.datetime.now(dt.timezone.utc) >= deadline:
-            raise AirflowFailException(self._overdue(missing, periods, markers, deadline))
-        self.log.info("waiting for %s until %s", ", ".join(missing), deadline.isoformat())
-        poll = settings.delivery_poll_seconds
+            raise AirflowFailException(self._overdue(missing_markers, periods, markers, deadline))
+        self.log.info("waiting for %s until %s", ", ".join(missing_markers), deadline.isoformat())
         self.defer(
-            trigger=DeliveryMarkerTrigger(markers=markers, deadline=deadline.isoformat(), poll_seconds=poll),
+            trigger=DeliveryMarkerTrigger(
+                markers=markers, deadline=deadline.isoformat(), poll_seconds=settings.delivery_poll_seconds
+            ),
             method_name="execute_complete",
         )
 
@@ -153,8 +148,9 @@ def build_ingest_dag(department: str, doc_md: str) -> DAG:
         def load_extracts(periods: list[str], **context) -> dict:
             """Load the periods' new files as one batch; return counts (never row contents) for the run's record."""
             from govkpi.pipeline import load_department
+            from govkpi.settings import load_settings
 
-            outcome = load_department(department, periods=periods, dag_id=context["dag"].dag_id, run_id=context["run_id"])
+            outcome = load_department(load_settings(), department, periods=periods, dag_id=context["dag"].dag_id, run_id=context["run_id"])
             return {
                 "batch_id": outcome.batch_id,
                 "status": outcome.status,

@@ -140,9 +140,10 @@ from airflow.sdk import RetryAction
 from airflow.sdk._shared.secrets_masker import redact
 from airflow.dag_processing.dagbag import DagBag
 from dag_support.dbt import mask_warehouse_password
+from govkpi.settings import load_settings
 from govkpi.transform import DbtCrashed, DbtFailed, dbt_connection_env
 
-mask_warehouse_password()
+mask_warehouse_password(load_settings().require_warehouse_url())
 # The retry policy the build task really has, as Airflow's task runner consults it on a failure.
 policy = DagBag(dag_folder=DAG_FILE).dags["govkpi_warehouse"].get_task("build_audit").retry_policy
 outcomes = {}

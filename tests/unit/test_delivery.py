@@ -9,6 +9,7 @@ import pendulum
 import pytest
 
 from govkpi.delivery import delivery_deadline, missing_delivery_message, periods_for_interval
+from govkpi.settings import load_settings
 from govkpi.triggers import DeliveryMarkerTrigger
 
 UTC = dt.timezone.utc
@@ -39,13 +40,13 @@ def test_deadline_is_hours_after_the_interval_end_in_utc(monkeypatch):
     end = pendulum.datetime(2023, 3, 31, 16)
     assert delivery_deadline(end, 0) == dt.datetime(2023, 3, 31, 16, tzinfo=UTC)
     monkeypatch.setenv("GOVKPI_DELIVERY_DEADLINE_HOURS", "48")
-    deadline = delivery_deadline(end)
+    deadline = delivery_deadline(end, load_settings().delivery_deadline_hours)
     assert deadline == dt.datetime(2023, 4, 2, 16, tzinfo=UTC)
     # comparable with an aware now (pendulum arithmetic with stdlib zones loses the zone)
     assert dt.datetime.now(UTC) > deadline
     monkeypatch.setenv("GOVKPI_DELIVERY_DEADLINE_HOURS", "soon")
     with pytest.raises(ValueError, match="GOVKPI_DELIVERY_DEADLINE_HOURS"):
-        delivery_deadline(end)
+        delivery_deadline(end, load_settings().delivery_deadline_hours)
 
 
 def test_missing_delivery_message_names_department_period_and_path():
@@ -87,15 +88,14 @@ def test_trigger_fires_when_the_marker_appears_or_at_the_deadline(tmp_path):
 @pytest.mark.parametrize(
     ("name", "read"),
     [
-        ("GOVKPI_DELIVERY_DEADLINE_HOURS", "govkpi.delivery:deadline_hours"),
-        ("GOVKPI_WAREHOUSE_DEADLINE_MINUTES", "govkpi.alerts:deadline_minutes"),
+        ("GOVKPI_DELIVERY_DEADLINE_HOURS", "delivery_deadline_hours"),
+        ("GOVKPI_WAREHOUSE_DEADLINE_MINUTES", "warehouse_deadline_minutes"),
     ],
 )
 def test_deadline_settings_default_parse_and_name_a_bad_value(monkeypatch, name, read):
-    import importlib
+    def get() -> float:
+        return getattr(load_settings(), read)
 
-    module, function = read.split(":")
-    get = getattr(importlib.import_module(module), function)
     monkeypatch.delenv(name, raising=False)
     assert get() > 0
     monkeypatch.setenv(name, "0")

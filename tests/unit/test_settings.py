@@ -46,6 +46,30 @@ def test_only_the_settings_module_reads_govkpi_variables():
     assert not reads, "read GOVKPI_ variables through govkpi.settings.load_settings():\n" + "\n".join(reads)
 
 
+# Where settings are read: the entry points (the command line's main, each
+# DAG file and task, the alert callbacks Airflow calls); everything below
+# them takes the `Settings` it is given.
+ENTRY_POINTS = {"govkpi/cli.py", "govkpi/alerts.py"}
+
+
+def test_settings_are_read_at_entry_points_and_passed_down():
+    calls = []
+    for package in PRODUCT_PACKAGES:
+        for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
+            where = str(path.relative_to(PROJECT_ROOT))
+            if path == SETTINGS_MODULE or where in ENTRY_POINTS or where.startswith("dags/"):
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"), where)
+            calls += [
+                f"{where}:{node.lineno}"
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] == "load_settings"
+            ]
+    assert not calls, "take a Settings argument instead of calling load_settings():\n" + "\n".join(calls)
+    cli = (PROJECT_ROOT / "govkpi" / "cli.py").read_text(encoding="utf-8")
+    assert cli.count("load_settings(") == 1, "the command line reads the settings once, in main()"
+
+
 def test_alerts_land_in_the_state_folder_whatever_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = load_settings({})

@@ -381,7 +381,6 @@ class DistributedStack:
             "GOVKPI_PSEUDONYM_KEY": self.pseudonym_key,
             "GOVKPI_LANDING_DIR": str(self.landing_dir),
             "GOVKPI_STATE_DIR": str(self.state_dir),
-            "AIRFLOW_CONN_GOVKPI_WAREHOUSE": self.warehouse_url,
             # Deliveries landed while the stack runs are noticed within seconds.
             "GOVKPI_DELIVERY_POLL_SECONDS": "5",
         }
