@@ -235,6 +235,7 @@ def generate_roster(path: Path, rows: int, seed: int) -> None:
 
 
 def _child_govkpi(db_url: str, csv_path: Path) -> dict:
+    from ingestion.areas import AreaRegister
     from ingestion.loader import discover, load_batch
     from ingestion.pii import Pseudonymiser
     from ingestion.specs import department
@@ -245,7 +246,8 @@ def _child_govkpi(db_url: str, csv_path: Path) -> dict:
     dept = department(DEPARTMENT)
     files = discover(landing, dept)
     with psycopg.connect(db_url, autocommit=True) as conn:
-        outcome = load_batch(conn, dept, files, Pseudonymiser(BENCH_KEY))
+        # with the village check, as the pipeline loads
+        outcome = load_batch(conn, dept, files, Pseudonymiser(BENCH_KEY), areas=AreaRegister.from_dbt_project(ROOT / "dbt_project"))
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,

@@ -19,6 +19,7 @@ from govkpi.publish import Publication, publish_candidate
 from govkpi.settings import Settings
 from govkpi.transform import DbtResult
 from govkpi.transform import dbt_build
+from ingestion.areas import AreaRegister
 from ingestion.ddl import ensure_schema
 from ingestion.loader import BatchOutcome, discover, load_batch
 from ingestion.pii import Pseudonymiser
@@ -51,8 +52,9 @@ def load_department(
         wanted = {str(Path(p)) for p in paths}
         found = [f for f in found if str(f.path) in wanted]
     pseudonymiser = Pseudonymiser(settings.pseudonym_key())
+    areas = AreaRegister.from_dbt_project(settings.dbt_project_dir)
     with psycopg.connect(settings.require_warehouse_url(), autocommit=True) as conn:
-        outcome = load_batch(conn, dept, found, pseudonymiser, airflow_dag_id=dag_id, airflow_run_id=run_id)
+        outcome = load_batch(conn, dept, found, pseudonymiser, areas=areas, airflow_dag_id=dag_id, airflow_run_id=run_id)
     log.info("%s", outcome.summary())
     return outcome
 

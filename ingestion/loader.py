@@ -34,6 +34,7 @@ from psycopg import sql
 
 from govkpi.delivery import DELIVERY_MARKER, PERIOD
 from govkpi.errors import GovkpiError
+from ingestion.areas import AreaRegister
 from ingestion.ddl import RAW_SCHEMA, ensure_schema, returned
 from ingestion.errors import ExtractError
 from ingestion.parsers import ParsedChunk, parse_chunk
@@ -195,6 +196,7 @@ def load_batch(
     files: Sequence[DeliveredFile],
     pseudonymiser: Pseudonymiser,
     *,
+    areas: AreaRegister | None,
     airflow_dag_id: str | None = None,
     airflow_run_id: str | None = None,
 ) -> BatchOutcome:
@@ -231,7 +233,7 @@ def load_batch(
         with conn.transaction():
             batch_id = _insert_batch(conn, department.code, periods, "running", airflow_dag_id, airflow_run_id)
             for load in pending:
-                _load_file(conn, batch_id, load, pseudonymiser)
+                _load_file(conn, batch_id, load, pseudonymiser, areas)
             conn.execute(
                 "update audit.load_batch set status = 'loaded', finished_at = now() where batch_id = %s",
                 (batch_id,),
@@ -316,7 +318,9 @@ def _insert_manifest(conn: psycopg.Connection, batch_id: int, load: _FileLoad, s
     return int(row[0])
 
 
-def _load_file(conn: psycopg.Connection, batch_id: int, load: _FileLoad, pseudonymiser: Pseudonymiser) -> None:
+def _load_file(
+    conn: psycopg.Connection, batch_id: int, load: _FileLoad, pseudonymiser: Pseudonymiser, areas: AreaRegister | None
+) -> None:
     spec = load.delivered.spec
     path = load.delivered.path
     # A file of several chunks is worked in a pipeline: chunk k's IDs are
@@ -324,7 +328,7 @@ def _load_file(conn: psycopg.Connection, batch_id: int, load: _FileLoad, pseudon
     # checks chunk k+1 and the server takes in chunk k-1. A small file is
     # done in place.
     with pseudonymiser.worker() if load.size > 2 * CSV_BLOCK_BYTES else contextlib.nullcontext() as worker:
-        _copy_file(conn, batch_id, load, worker or pseudonymiser)
+        _copy_file(conn, batch_id, load, worker or pseudonymiser, areas)
     _write_rejects(conn, batch_id, load)
     duplicates = _quarantine_duplicate_keys(conn, batch_id, load) if _may_repeat_keys(load) else 0
     load.rows_loaded -= duplicates
@@ -350,7 +354,9 @@ def _load_file(conn: psycopg.Connection, batch_id: int, load: _FileLoad, pseudon
     )
 
 
-def _copy_file(conn: psycopg.Connection, batch_id: int, load: _FileLoad, hasher: Pseudonymiser | Worker) -> None:
+def _copy_file(
+    conn: psycopg.Connection, batch_id: int, load: _FileLoad, hasher: Pseudonymiser | Worker, areas: AreaRegister | None
+) -> None:
     """Read, check and COPY the file's rows; rejected cells are kept on `load`."""
     spec = load.delivered.spec
     path = load.delivered.path
@@ -358,7 +364,7 @@ def _copy_file(conn: psycopg.Connection, batch_id: int, load: _FileLoad, hasher:
     load.encoding = opened.encoding
     load.file_id = _insert_manifest(conn, batch_id, load, "loaded")
     columns = [name for name, _ in spec.warehouse_columns()]
-    free_text = {col.name for col in spec.columns if col.type is ColumnType.TEXT}
+    free_text = {col.name for col in spec.columns if col.type in (ColumnType.TEXT, ColumnType.VILLAGE)}
     copy_sql = sql.SQL("copy {}.{} ({}) from stdin").format(
         sql.Identifier(RAW_SCHEMA),
         sql.Identifier(spec.table),
@@ -375,7 +381,9 @@ def _copy_file(conn: psycopg.Connection, batch_id: int, load: _FileLoad, hasher:
 
         previous: ParsedChunk | None = None
         for chunk in opened.chunks:
-            parsed = parse_chunk(spec, chunk.rows, opened.header.headers, hasher, may_hold_undecodable=chunk.may_hold_undecodable)
+            parsed = parse_chunk(
+                spec, chunk.rows, opened.header.headers, hasher, areas=areas, may_hold_undecodable=chunk.may_hold_undecodable
+            )
             load.rows_read += chunk.rows.height
             load.rejects.extend(parsed.rejects)
             if previous is not None:

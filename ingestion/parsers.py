@@ -22,6 +22,7 @@ import polars as pl
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
 
+from ingestion.areas import AreaRegister
 from ingestion.pii import Pseudonymiser
 from ingestion.readers import REPLACEMENT, ROW_NUMBER
 from ingestion.spec import ColumnType, ExtractSpec
@@ -418,9 +419,13 @@ def parse_chunk(
     headers: dict[str, str],
     pseudonymiser: Pseudonymiser,
     *,
+    areas: AreaRegister | None = None,
     may_hold_undecodable: bool = True,
 ) -> ParsedChunk:
     """Type every column of a chunk; rows with any rejected cell go to quarantine.
+
+    `areas`: the area register village columns are checked against (the
+    loader always passes it; without it a village is plain text).
 
     `may_hold_undecodable` is False when the reader decoded the chunk's bytes
     cleanly, which spares searching every cell for replacement characters.
@@ -441,6 +446,9 @@ def parse_chunk(
             value_series, reason_series = parse_uscc(text[col.name])
             values.append(pl.lit(value_series).alias(col.name))
             reason = pl.lit(reason_series)
+        elif col.type is ColumnType.VILLAGE:
+            values.append(cell)
+            reason = pl.lit(areas.unknown_village_reasons(text[col.name])) if areas is not None else _NO_REASON
         elif col.type is ColumnType.TEXT:
             values.append(cell)
             reason = _NO_REASON

@@ -31,6 +31,9 @@ class ColumnType(enum.Enum):
     # A citizen's 18-character resident identity number. Never stored: it is
     # validated, then replaced by a keyed pseudonym plus birth year and sex.
     RESIDENT_ID = "resident_id"
+    # The name of a village of the area register (ingestion/areas.py),
+    # stored as delivered; a name the register does not know is rejected.
+    VILLAGE = "village"
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class Column:
                 (f"{stem}_birth_year", "integer"),
                 (f"{stem}_sex", "text"),  # 'male' or 'female'
             ]
-        if self.type is ColumnType.USCC:
+        if self.type in (ColumnType.USCC, ColumnType.VILLAGE):
             return [(self.name, "text")]
         return [(self.name, self.type.value)]
 

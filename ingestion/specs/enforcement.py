@@ -37,7 +37,7 @@ CASE = ExtractSpec(
         Column("case_id", ("案件编号", "案号")),
         Column("domain_name", ("执法领域", "领域")),
         Column("squad_name", ("承办中队", "中队")),
-        Column("village_name", ("发生地(村)", "所在村", "发生地")),
+        Column("village_name", ("发生地(村)", "所在村", "发生地"), ColumnType.VILLAGE),
         Column("opened_date", ("立案日期",), ColumnType.DATE),
         Column("closed_date", ("结案日期",), ColumnType.DATE, nullable=True),
         Column("outcome_name", ("处理结果", "处罚结果"), nullable=True),

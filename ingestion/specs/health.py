@@ -9,7 +9,7 @@ from __future__ import annotations
 from ingestion.spec import Column, ColumnType, Department, ExtractSpec
 
 _NOT_LOADED = ("序号", "姓名", "患者姓名", "户主姓名", "联系电话", "备注", "专家姓名", "性别", "年龄")
-_VILLAGE = Column("village_name", ("所在村", "现住址(村)", "患者所在村", "所在村(社区)", "住址"))
+_VILLAGE = Column("village_name", ("所在村", "现住址(村)", "患者所在村", "所在村(社区)", "住址"), ColumnType.VILLAGE)
 
 WARD = ExtractSpec(
     department="health",

@@ -44,7 +44,7 @@ ENROLMENT = ExtractSpec(
     file_patterns=("*学员花名册*", "*enrolment*"),
     columns=(
         _PERSON,
-        Column("village_name", ("所在村(社区)", "所在村（社区）", "所在村", "村(社区)")),
+        Column("village_name", ("所在村(社区)", "所在村（社区）", "所在村", "村(社区)"), ColumnType.VILLAGE),
         _CLASS_ID,
         Column("enrolled_date", ("报名日期",), ColumnType.DATE),
         Column("has_completed", ("是否结业",), ColumnType.BOOLEAN),

@@ -12,8 +12,9 @@ from pathlib import Path
 import openpyxl
 import psycopg
 import pytest
-from conftest import SAMPLE_DIR, TEST_KEY, resident_ids_in, run_govkpi
+from conftest import ROOT, SAMPLE_DIR, TEST_KEY, resident_ids_in, run_govkpi
 
+from ingestion.areas import AreaRegister
 from ingestion.errors import ExtractError
 from ingestion.loader import BatchRefused, discover, load_batch
 from ingestion.pii import Pseudonymiser
@@ -22,6 +23,7 @@ from ingestion.specs import department
 pytestmark = pytest.mark.integration
 
 HRSS = department("hrss")
+AREAS = AreaRegister.from_dbt_project(ROOT / "dbt_project")
 ROSTER = SAMPLE_DIR / "hrss" / "2023-03" / "培训学员花名册_2023-03.csv"
 
 
@@ -40,7 +42,7 @@ def write_roster(folder: Path, lines: list[str], name: str = "培训学员花名
 
 
 def load(conn: psycopg.Connection, landing: Path):
-    return load_batch(conn, HRSS, discover(landing, HRSS), Pseudonymiser(TEST_KEY.encode()))
+    return load_batch(conn, HRSS, discover(landing, HRSS), Pseudonymiser(TEST_KEY.encode()), areas=AREAS)
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +87,25 @@ def test_undecodable_bytes_quarantine_that_row_and_keep_the_rest(conn, tmp_path)
     assert (row, column) == (6, "所在村(社区)")
     assert "not valid in the file's encoding" in reason
     assert any("row 6" in line and "所在村(社区)" in line and path.name in line for line in outcome.rejects)
+
+
+def test_unknown_village_quarantines_that_row_naming_the_known_ones_and_keeps_the_rest(conn, tmp_path):
+    lines = roster_lines(10)
+    assert lines[1].split(",")[5] == "所在村(社区)"
+    lines[6] = set_field(lines[6], 5, "东风村")  # file row 7: a village the register does not have
+    path = write_roster(tmp_path, lines)
+
+    outcome = load(conn, tmp_path)
+
+    [file] = outcome.files
+    assert (file.rows_read, file.rows_loaded, file.rows_rejected) == (10, 9, 1)
+    assert raw_rows(conn, file.file_id) == 9
+    [(row, column, reason, record)] = quarantine_for(conn, file.file_id)
+    assert (row, column) == (7, "所在村(社区)")
+    assert "unknown village '东风村'" in reason and "seeds/areas.csv" in reason
+    assert all(name in reason for name in AREAS.villages) and "杏花村" in reason
+    assert record["所在村(社区)"] == "东风村"
+    assert any(f"file {path.name}, row 7, column '所在村(社区)'" in line for line in outcome.rejects)
 
 
 def test_missing_required_column_refuses_the_whole_batch(conn, tmp_path):
@@ -205,7 +226,7 @@ def test_invalid_credit_code_is_quarantined_and_the_rest_loaded(conn, tmp_path):
     path = folder / "案件登记台账_2023.csv"
     path.write_bytes("\r\n".join(lines).encode("gb18030"))
 
-    outcome = load_batch(conn, enforcement, discover(tmp_path, enforcement), Pseudonymiser(TEST_KEY.encode()))
+    outcome = load_batch(conn, enforcement, discover(tmp_path, enforcement), Pseudonymiser(TEST_KEY.encode()), areas=AREAS)
 
     [file] = outcome.files
     data_rows = sum(1 for line in lines[2:] if line.strip())
