@@ -73,16 +73,20 @@
     aggregators of models/kpi/ take, in the shape the kinds share.
 
     - events (count, sum, median): measure_code, aggregation, event_date,
-      area_code, breakdown_dimension, breakdown_member, counted_key, amount
+      area_code, township_code, breakdown_dimension, breakdown_member,
+      counted_key, amount
     - ranges (count_at_period_end, sum_at_period_end, sum_per_day):
       measure_code, aggregation, extract_name, valid_from, valid_to,
-      area_code, breakdown_dimension, breakdown_member, counted_key, amount
+      area_code, township_code, breakdown_dimension, breakdown_member,
+      counted_key, amount
 
     The model is read as `source`; its area_key (or the registry's
     area_key column) is joined to dim_area with a left join, so that a row
     of an unknown village keeps a null area_code (the not_null test on the
-    KPI rows reports it) instead of dropping out. A township-only measure
-    puts its rows at var township_area_code. A breakdown, and each of
+    KPI rows reports it) instead of dropping out; township_code is the
+    village's township (dim_area). A township-only measure puts its rows at
+    var township_area_code (the township of the extracts that name no
+    village). A breakdown, and each of
     `joins`, is joined by its key.
 -#}
 {% macro kpi_measure_rows(kinds, shape) -%}
@@ -113,8 +117,10 @@
         {%- endif %}
         {%- if row.area == "township" %}
         cast('{{ var("township_area_code") }}' as text) as area_code,
+        cast('{{ var("township_area_code") }}' as text) as township_code,
         {%- else %}
         areas.area_code,
+        areas.township_code,
         {%- endif %}
         {%- if row.breakdown %}
         cast('{{ row.breakdown }}' as text) as breakdown_dimension,

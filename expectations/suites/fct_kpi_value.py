@@ -3,7 +3,7 @@
 The published numbers themselves. The formulas are dbt's to test (unit
 tests in the models' YAML); this suite checks what any correct formula must
 satisfy: every KPI of a department that has delivered is published, values
-are in range, a township figure is never smaller than one of its villages',
+are in range, a township figure is never smaller than one of its villages' nor the county's than a township's,
 periods start where their grain starts, stock figures taken at the end of a
 period exist for the township only, and money KPIs add up to their facts
 (the marts-vs-KPI half of the reconciliation totals in `_reconciliation`).
@@ -28,7 +28,8 @@ from expectations.suites._reconciliation import AMOUNT_TOTALS, marts_vs_kpi_tota
 RELATION = candidate("fct_kpi_value")
 DIM_KPI = candidate("dim_kpi")
 DIM_SQUAD = candidate("dim_squad")
-READS = (DIM_KPI, DIM_SQUAD, *(candidate(total.table) for total in AMOUNT_TOTALS))
+DIM_AREA = candidate("dim_area")
+READS = (DIM_KPI, DIM_SQUAD, DIM_AREA, *(candidate(total.table) for total in AMOUNT_TOTALS))
 
 # Units whose values are counts of things (classes, certificates) or of
 # people: a count over the whole township can never be smaller than over
@@ -57,6 +58,7 @@ def build_suite(candidate_schema: str) -> gx.ExpectationSuite:
     """Coverage, range, township-vs-village, period-start, as-of-period-end and money-total checks."""
     fact = RELATION.qualified(candidate_schema)
     dim_kpi = DIM_KPI.qualified(candidate_schema)
+    dim_area = DIM_AREA.qualified(candidate_schema)
     as_of_kpis = ", ".join(sql_literal(code) for code in AS_OF_PERIOD_END_KPIS)
     count_units = ", ".join(f"'{unit}'" for unit in COUNT_UNITS)
     share_kpis = ", ".join(f"'{code}'" for code in SHARE_KPIS)
@@ -78,7 +80,7 @@ def build_suite(candidate_schema: str) -> gx.ExpectationSuite:
     as_of_below_township = f"""
         select kpi_code, period_grain, period_start_date, area_level, area_code, value
         from {{batch}}
-        where kpi_code in ({as_of_kpis}) and area_level is distinct from 'township'
+        where kpi_code in ({as_of_kpis}) and area_level not in ('township', 'county')
         order by kpi_code, period_start_date, area_code
     """
     pct_out_of_range = f"""
@@ -89,30 +91,39 @@ def build_suite(candidate_schema: str) -> gx.ExpectationSuite:
         where k.unit = 'pct' and v.kpi_code in ({share_kpis}) and v.value not between 0 and 100
         order by v.kpi_code, v.period_start_date, v.area_code
     """
-    township_below_village = f"""
+    # A part never above its whole: a village's count above its own
+    # township's, or a township's above the county's (distinct counts and
+    # sums alike).
+    def below_a_part(level: str, part_level: str) -> str:
+        return f"""
         select
-            township.kpi_code,
-            township.period_grain,
-            township.period_start_date,
-            township.breakdown_dimension,
-            township.breakdown_member,
-            township.value as township_value,
-            village.area_code as village_code,
-            village.value as village_value
-        from {{batch}} as township
-        join {dim_kpi} as k on k.kpi_code = township.kpi_code
-        join {fact} as village
-            on village.kpi_code = township.kpi_code
-            and village.period_grain = township.period_grain
-            and village.period_start_date = township.period_start_date
-            and village.breakdown_dimension is not distinct from township.breakdown_dimension
-            and village.breakdown_member is not distinct from township.breakdown_member
-            and village.area_level = 'village'
-        where township.area_level = 'township'
+            whole.kpi_code,
+            whole.period_grain,
+            whole.period_start_date,
+            whole.breakdown_dimension,
+            whole.breakdown_member,
+            whole.area_code as {level}_code,
+            whole.value as {level}_value,
+            part.area_code as {part_level}_code,
+            part.value as {part_level}_value
+        from {{batch}} as whole
+        join {dim_kpi} as k on k.kpi_code = whole.kpi_code
+        join {fact} as part
+            on part.kpi_code = whole.kpi_code
+            and part.period_grain = whole.period_grain
+            and part.period_start_date = whole.period_start_date
+            and part.breakdown_dimension is not distinct from whole.breakdown_dimension
+            and part.breakdown_member is not distinct from whole.breakdown_member
+            and part.area_level = '{part_level}'
+        join {dim_area} as a on a.area_code = part.area_code and a.parent_area_code = whole.area_code
+        where whole.area_level = '{level}'
           and k.unit in ({count_units})
-          and township.value < village.value
-        order by township.kpi_code, township.period_start_date, village.area_code
+          and whole.value < part.value
+        order by whole.kpi_code, whole.period_start_date, part.area_code
     """
+
+    township_below_village = below_a_part("township", "village")
+    county_below_township = below_a_part("county", "township")
     # A grain other than month, quarter or year gives a null expected start
     # and is reported too, rather than making date_trunc raise. The cast to
     # timestamp (without time zone) keeps the session time zone out of it.
@@ -163,6 +174,15 @@ def build_suite(candidate_schema: str) -> gx.ExpectationSuite:
                 query=township_below_village,
             ),
             unexpected_rows(
+                check="contract: county count not below a township's",
+                expected=(
+                    "for count KPIs (unit " + " or ".join(COUNT_UNITS) + "), the county value of "
+                    "each period and breakdown member at least the value of any of its townships"
+                ),
+                relation=fact,
+                query=county_below_township,
+            ),
+            unexpected_rows(
                 check="contract: period starts at its grain",
                 expected=(
                     "period_start_date on the first day of its month, quarter or year, as period_grain says"
@@ -174,7 +194,7 @@ def build_suite(candidate_schema: str) -> gx.ExpectationSuite:
                 check="contract: as-of-period-end KPIs for the township only",
                 expected=(
                     "the stocks counted at the end of a period (" + ", ".join(AS_OF_PERIOD_END_KPIS) + ") "
-                    "only at area_level 'township'"
+                    "only at area_level 'township' (and their county totals), never for a village"
                 ),
                 relation=fact,
                 query=as_of_below_township,

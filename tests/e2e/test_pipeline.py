@@ -134,7 +134,7 @@ def test_json_rows_have_exactly_the_contract_columns(first_run):
     ]
     assert rows and all(list(r) == columns for r in rows)
     assert {r["period_grain"] for r in rows} == {"month", "quarter", "year"}
-    assert {r["area_level"] for r in rows} == {"village", "township"}
+    assert {r["area_level"] for r in rows} == {"village", "township", "county"}
 
 
 def test_distinct_trainees_are_not_summed_across_grains(first_run):

@@ -199,7 +199,8 @@ def _build_marts(conn: psycopg.Connection, schema: str, *, roster: int, certific
         create table {s}.dim_area (area_key int, area_code text, name_zh text, name_en text,
                                    area_level text, parent_area_code text);
         insert into {s}.dim_area values
-            (1, 'T01', '城关镇', 'Chengguan Town', 'township', null),
+            (0, 'C01', '城关县', 'Chengguan County', 'county', null),
+            (1, 'T01', '城关镇', 'Chengguan Town', 'township', 'C01'),
             (2, 'V01', '东村', 'Dong Village', 'village', 'T01'),
             (3, 'V02', '西村', 'Xi Village', 'village', 'T01'),
             (4, 'V03', '南村', 'Nan Village', 'village', 'T01');
@@ -435,7 +436,13 @@ BREAKAGES = [
     ("delete from {s}.fct_kpi_value where kpi_code = 'hrss_certificates'",
      "contract: every KPI is published"),
     ("update {s}.dim_area set area_level = 'township' where area_code = 'V01'",
-     "contract: exactly one township"),
+     "contract: one county, townships in it, villages in townships"),
+    ("insert into {s}.dim_area values (9, 'C02', '另一县', 'Another County', 'county', null)",
+     "contract: one county, townships in it, villages in townships"),
+    ("insert into {s}.fct_kpi_value select kpi_code, period_grain, period_start_date, 'county', 'C01', "
+     "breakdown_dimension, breakdown_member, 0, 0, null from {s}.fct_kpi_value "
+     "where area_level = 'township' and kpi_code = 'hrss_trainees'",
+     "contract: county count not below a township's"),
     ("delete from {s}.fct_certificate",
      "contract: fct_certificate has rows"),
     ("delete from {s}.dim_training_class where class_id = 'C002'",

@@ -25,6 +25,7 @@ measure_amounts as (
         aggregation,
         event_date,
         area_code,
+        township_code,
         breakdown_dimension,
         breakdown_member,
         amount
@@ -47,6 +48,7 @@ amounts_in_periods as (
         period_grains.period_grain,
         cast(date_trunc(period_grains.period_grain, cast(measure_amounts.event_date as timestamp)) as date) as period_start_date,
         measure_amounts.area_code,
+        measure_amounts.township_code,
         measure_amounts.breakdown_dimension,
         measure_amounts.breakdown_member,
         measure_amounts.amount

@@ -24,6 +24,7 @@ select
     aggregation,
     event_date,
     area_code,
+    township_code,
     breakdown_dimension,
     breakdown_member,
     amount

@@ -21,6 +21,7 @@ select
     measure_code,
     event_date,
     area_code,
+    township_code,
     breakdown_dimension,
     breakdown_member,
     counted_key

@@ -28,6 +28,7 @@ select
     valid_from,
     valid_to,
     area_code,
+    township_code,
     breakdown_dimension,
     breakdown_member,
     counted_key,

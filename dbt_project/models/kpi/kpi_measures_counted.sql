@@ -22,6 +22,7 @@ measure_events as (
         measure_code,
         event_date,
         area_code,
+        township_code,
         breakdown_dimension,
         breakdown_member,
         counted_key
@@ -43,6 +44,7 @@ events_in_periods as (
         period_grains.period_grain,
         cast(date_trunc(period_grains.period_grain, cast(measure_events.event_date as timestamp)) as date) as period_start_date,
         measure_events.area_code,
+        measure_events.township_code,
         measure_events.breakdown_dimension,
         measure_events.breakdown_member,
         measure_events.counted_key

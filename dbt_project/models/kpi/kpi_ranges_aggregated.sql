@@ -34,6 +34,7 @@ measure_ranges as (
         valid_from,
         valid_to,
         area_code,
+        township_code,
         breakdown_dimension,
         breakdown_member,
         counted_key,
@@ -109,6 +110,9 @@ valid_at_period_end as (
         measure_periods.period_grain,
         measure_periods.period_start_date,
         measure_ranges.area_code,
+        -- a period without any valid range is padded for the township of the
+        -- extracts that name no village (var township_area_code)
+        coalesce(measure_ranges.township_code, '{{ var("township_area_code") }}') as township_code,
         measure_ranges.breakdown_dimension,
         measure_ranges.breakdown_member,
         measure_ranges.counted_key,
@@ -131,6 +135,7 @@ month_pieces as (
         measure_ranges.measure_code,
         delivered_months.month_start_date,
         measure_ranges.area_code,
+        measure_ranges.township_code,
         measure_ranges.breakdown_dimension,
         measure_ranges.breakdown_member,
         measure_ranges.counted_key,
@@ -156,6 +161,7 @@ summed_per_day as (
         measure_periods.period_grain,
         measure_periods.period_start_date,
         month_pieces.area_code,
+        coalesce(month_pieces.township_code, '{{ var("township_area_code") }}') as township_code,
         month_pieces.breakdown_dimension,
         month_pieces.breakdown_member,
         month_pieces.counted_key,
@@ -170,10 +176,10 @@ summed_per_day as (
 
 contributions as (
 
-    select measure_code, aggregation, period_grain, period_start_date, area_code, breakdown_dimension, breakdown_member, counted_key, amount
+    select measure_code, aggregation, period_grain, period_start_date, area_code, township_code, breakdown_dimension, breakdown_member, counted_key, amount
     from valid_at_period_end
     union all
-    select measure_code, aggregation, period_grain, period_start_date, area_code, breakdown_dimension, breakdown_member, counted_key, amount
+    select measure_code, aggregation, period_grain, period_start_date, area_code, township_code, breakdown_dimension, breakdown_member, counted_key, amount
     from summed_per_day
 
 ),

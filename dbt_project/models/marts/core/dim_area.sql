@@ -1,3 +1,8 @@
+{#-
+    The area register as a dimension: one row per county, township and
+    village, each with the township and county it lies in (a township is its
+    own township; the county has none).
+-#}
 with
 
 areas as (
@@ -7,16 +12,39 @@ areas as (
         name_zh,
         name_en,
         area_level,
+        parent_area_code,
+        division_code
+    from {{ ref('areas') }}
+
+),
+
+parents as (
+
+    select
+        area_code,
+        area_level,
         parent_area_code
     from {{ ref('areas') }}
 
 )
 
 select
-    {{ surrogate_key(['area_code']) }} as area_key,
-    area_code,
-    name_zh,
-    name_en,
-    area_level,
-    parent_area_code
+    {{ surrogate_key(['areas.area_code']) }} as area_key,
+    areas.area_code,
+    areas.name_zh,
+    areas.name_en,
+    areas.area_level,
+    areas.parent_area_code,
+    areas.division_code,
+    case areas.area_level
+        when 'village' then areas.parent_area_code
+        when 'township' then areas.area_code
+    end as township_code,
+    case areas.area_level
+        when 'village' then parents.parent_area_code
+        when 'township' then areas.parent_area_code
+        else areas.area_code
+    end as county_code
 from areas
+left join parents
+    on areas.parent_area_code = parents.area_code
