@@ -12,7 +12,8 @@ manifest the build has just compiled, and adds only the catalog queries
 (docs/adr/0014).
 
 Exit codes follow dbt's: 0 built and tested, 1 dbt ran and reported
-failing nodes (run_results.json says which), 2 dbt could not run. A docs
+failing nodes (run_results.json says which), 2 dbt could not run (a retry
+may pass); and 3, the project does not parse (no retry can fix it). A docs
 failure does not change the exit code: documentation never holds back a
 build that passed; the missing `static_index.html` says it failed.
 """
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parsed = dbtRunner().invoke(["parse", *common])
     if not parsed.success or parsed.result is None:
         print(f"govkpi: dbt parse failed: {parsed.exception or 'see the messages above'}", file=sys.stderr)
-        return 2
+        return 3
     manifest = parsed.result
     built = dbtRunner(manifest=manifest).invoke(["build", *common])
     if built.exception is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,20 @@ class DbtCrashed(TransientError):
 
     A retry may pass, so Airflow's retries apply (dag_support.RETRY_POLICY).
     """
+
+
+class DbtProjectError(GovkpiError):
+    """The dbt project itself does not parse or compile (a YAML or Jinja error, a bad registry row).
+
+    No retry can fix it, so the task fails at once (dag_support.RETRY_POLICY),
+    naming dbt's message; fix the project and run again.
+    """
+
+
+# dbt's words for a project it cannot read, as opposed to a warehouse it cannot reach.
+_PROJECT_ERRORS = re.compile(r"\b(Parsing Error|Compilation Error|dbt parse failed)\b")
+# govkpi.dbt_session's exit code when the project does not parse.
+PROJECT_ERROR_EXIT = 3
 
 
 # What dbt's docs site needs, as `dbt docs generate --static` writes it into the target folder.
@@ -214,6 +229,10 @@ def _run(command: list[str], settings: Settings, warehouse_url: str, target: Pat
     if proc.returncode != 0:
         if not failures:
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+            if proc.returncode == PROJECT_ERROR_EXIT or _PROJECT_ERRORS.search(proc.stdout + proc.stderr):
+                raise DbtProjectError(
+                    f"dbt {what}: the dbt project {settings.dbt_project_dir} does not parse; fix it and run again:\n{tail}"
+                )
             # Not dbt's verdict on the data (it did not get that far): a
             # connection lost or a server busy may pass on a retry.
             raise DbtCrashed(f"dbt {what} exited {proc.returncode}:\n{tail}")

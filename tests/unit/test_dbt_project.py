@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from govkpi.settings import load_settings
 from govkpi.transform import run_dbt
 
@@ -106,3 +108,21 @@ def test_marts_are_documented_in_chinese_and_english(tmp_path):
         if (gaps := language_gaps(column["description"]))
     ]
     assert problems == [], "descriptions not in both Chinese and English:\n" + "\n".join(problems)
+
+
+def test_a_project_that_does_not_parse_fails_at_once_not_as_a_crash(tmp_path, monkeypatch):
+    """A YAML error in the project is not transient: it must not be retried for minutes as a crash would be."""
+    import shutil
+
+    from govkpi.errors import GovkpiError, TransientError
+    from govkpi.transform import DbtProjectError
+
+    project = tmp_path / "dbt_project"
+    shutil.copytree(ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
+    seeds = project / "seeds" / "_reference__seeds.yml"
+    seeds.write_text(seeds.read_text(encoding="utf-8").replace("description: >", "description: a: b", 1), encoding="utf-8")
+    monkeypatch.setenv("GOVKPI_DBT_PROJECT_DIR", str(project))
+    with pytest.raises(DbtProjectError) as raised:
+        run_dbt(load_settings(), UNREACHABLE, ["parse"], target_path=tmp_path / "target")
+    assert isinstance(raised.value, GovkpiError) and not isinstance(raised.value, TransientError)
+    assert "_reference__seeds.yml" in str(raised.value) and "does not parse" in str(raised.value)
