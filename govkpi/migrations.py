@@ -162,6 +162,15 @@ comment on column audit.publication.content_hashes is
     'Per published table: row count and md5 of its rows'' text forms, sorted (govkpi.audit.table_hash)';
 """,
     ),
+    Migration(
+        7,
+        "load_manifest.township_code",
+        """
+alter table audit.load_manifest add column if not exists township_code text;
+comment on column audit.load_manifest.township_code is
+    'The township the file is for (by its name, or the register''s only one); null for a county file whose 乡镇 column names each row''s township. A file supersedes the loaded file of the same extract, period and township_code.';
+""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

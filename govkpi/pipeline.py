@@ -20,6 +20,7 @@ from govkpi.settings import Settings
 from govkpi.transform import DbtResult
 from govkpi.transform import dbt_build
 from ingestion.areas import AreaRegister
+from ingestion.areas import store as store_register
 from ingestion.ddl import ensure_schema
 from ingestion.loader import BatchOutcome, discover, load_batch
 from ingestion.pii import Pseudonymiser
@@ -47,12 +48,13 @@ def load_department(
     Files are found under `landing` (default: the settings' landing folder).
     """
     dept = department(code)
-    found = discover(landing or settings.landing_dir, dept, periods)
+    landing = landing or settings.landing_dir
+    found = discover(landing, dept, periods)
     if paths is not None:
         wanted = {str(Path(p)) for p in paths}
         found = [f for f in found if str(f.path) in wanted]
     pseudonymiser = Pseudonymiser(settings.pseudonym_key())
-    areas = AreaRegister.from_dbt_project(settings.dbt_project_dir)
+    areas = AreaRegister.from_landing(landing)
     with psycopg.connect(settings.require_warehouse_url(), autocommit=True) as conn:
         outcome = load_batch(conn, dept, found, pseudonymiser, areas=areas, airflow_dag_id=dag_id, airflow_run_id=run_id)
     log.info("%s", outcome.summary())
@@ -66,8 +68,10 @@ def build_audit(settings: Settings, *, docs: bool = False) -> DbtResult:
     models over them build (empty) instead of failing on a missing source.
     """
     url = settings.require_warehouse_url()
+    register = AreaRegister.from_landing(settings.landing_dir)
     with psycopg.connect(url, autocommit=True) as conn:
         ensure_schema(conn, all_extracts())
+        store_register(conn, register)
     return dbt_build(settings, url, docs=docs)
 
 

@@ -71,5 +71,22 @@ def ensure_schema(conn: psycopg.Connection, specs: Iterable[ExtractSpec]) -> Non
         # Serialise concurrent first runs: two loaders creating the same
         # tables at once would otherwise race on the catalog.
         conn.execute("select pg_advisory_xact_lock(hashtext('govkpi.ensure_schema'))")
+        specs = list(specs)
         for spec in specs:
             conn.execute(raw_table_ddl(spec))
+        # a column added to a spec since its table was made (township_code);
+        # altered only when missing, so a load takes no exclusive lock for it
+        existing = set(
+            conn.execute(
+                "select table_name, column_name from information_schema.columns where table_schema = %s", (RAW_SCHEMA,)
+            ).fetchall()
+        )
+        for spec in specs:
+            for name, sql_type in spec.warehouse_columns():
+                if (spec.table, name) in existing:
+                    continue
+                conn.execute(
+                    sql.SQL("alter table {}.{} add column if not exists {} {}").format(
+                        sql.Identifier(RAW_SCHEMA), sql.Identifier(spec.table), sql.Identifier(name), sql.SQL(sql_type)
+                    )
+                )

@@ -40,7 +40,7 @@ from ingestion.errors import ExtractError
 from ingestion.parsers import ParsedChunk, parse_chunk
 from ingestion.pii import Pseudonymiser
 from ingestion.readers import CSV_BLOCK_BYTES, ROW_NUMBER, open_extract
-from ingestion.spec import ColumnType, Department, ExtractSpec
+from ingestion.spec import TOWNSHIP, ColumnType, Department, ExtractSpec
 from ingestion.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,9 @@ class _FileLoad:
     delivered: DeliveredFile
     sha256: str
     size: int
+    # The township the file is for, by its name (or the register's only
+    # one); None for a county file, whose 乡镇 column gives each row's.
+    township_code: str | None = None
     file_id: int | None = None
     encoding: str | None = None
     rows_read: int = 0
@@ -222,7 +225,7 @@ def load_batch(
                 outcome.files.append(FileOutcome(delivered.path.name, delivered.spec.name, delivered.period, "previously_refused", file_id, message=note))
                 log.warning("%s: %s", delivered.path.name, note)
             continue
-        pending.append(_FileLoad(delivered, sha, size))
+        pending.append(_FileLoad(delivered, sha, size, areas.file_township(delivered.path.name) if areas else None))
     if not pending:
         return outcome
 
@@ -264,12 +267,14 @@ def load_batch(
 
 
 def _refuse_two_files_for_one_slot(pending: list[_FileLoad]) -> None:
-    seen: dict[tuple[str, str], Path] = {}
+    seen: dict[tuple[str, str, str | None], Path] = {}
     for load in pending:
-        slot = (load.delivered.spec.name, load.delivered.period)
+        # one file per extract, period and township (or one county file)
+        slot = (load.delivered.spec.name, load.delivered.period, load.township_code)
         if slot in seen:
+            whose = f" of township {slot[2]}" if slot[2] else " for the whole county"
             raise ExtractError(
-                f"two new files for extract {slot[0]} and period {slot[1]} in one delivery "
+                f"two new files{whose} for extract {slot[0]} and period {slot[1]} in one delivery "
                 f"({seen[slot].name} and {load.delivered.path.name})",
                 file=str(load.delivered.path),
                 action="Keep only the file that is meant to count and run again",
@@ -293,8 +298,8 @@ def _insert_manifest(conn: psycopg.Connection, batch_id: int, load: _FileLoad, s
     received = dt.datetime.fromtimestamp(d.path.stat().st_mtime, tz=dt.timezone.utc)
     row = conn.execute(
         "insert into audit.load_manifest (batch_id, department, extract_name, period, file_name, file_path, sha256, "
-        "size_bytes, encoding, received_at, rows_read, rows_loaded, rows_rejected, status, message, delivery) "
-        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning file_id",
+        "size_bytes, encoding, received_at, rows_read, rows_loaded, rows_rejected, status, message, delivery, township_code) "
+        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning file_id",
         (
             batch_id,
             d.department,
@@ -312,6 +317,7 @@ def _insert_manifest(conn: psycopg.Connection, batch_id: int, load: _FileLoad, s
             status,
             message,
             d.spec.delivery,
+            load.township_code,
         ),
     ).fetchone()
     row = returned(row, "insert into audit.load_manifest")
@@ -340,9 +346,9 @@ def _load_file(
     )
     conn.execute(
         "update audit.load_manifest set superseded_by_file_id = %s "
-        "where extract_name = %s and period = %s and file_id <> %s and status = 'loaded' "
-        "and superseded_by_file_id is null",
-        (load.file_id, spec.name, load.delivered.period, load.file_id),
+        "where extract_name = %s and period = %s and township_code is not distinct from %s and file_id <> %s "
+        "and status = 'loaded' and superseded_by_file_id is null",
+        (load.file_id, spec.name, load.delivered.period, load.township_code, load.file_id),
     )
     log.info(
         "%s: %s rows read, %s loaded into raw.%s, %s rejected",
@@ -362,9 +368,20 @@ def _copy_file(
     path = load.delivered.path
     opened = open_extract(spec, path)
     load.encoding = opened.encoding
+    township = next((c for c in spec.columns if c.type is ColumnType.TOWNSHIP), None)
+    if areas is not None and load.township_code is None and (township is None or township.name not in opened.header.headers):
+        raise ExtractError(
+            "the file has no township column (乡镇) and its name names no township of the area register, "
+            "so its rows cannot be given a township",
+            file=str(path),
+            action=(
+                f"Add a 乡镇 column, or put the township's name or division code in the file name "
+                f"(townships: {areas.known_townships()}; register {areas.source})"
+            ),
+        )
     load.file_id = _insert_manifest(conn, batch_id, load, "loaded")
     columns = [name for name, _ in spec.warehouse_columns()]
-    free_text = {col.name for col in spec.columns if col.type in (ColumnType.TEXT, ColumnType.VILLAGE)}
+    free_text = {col.name for col in spec.columns if col.type in (ColumnType.TEXT, ColumnType.VILLAGE, ColumnType.TOWNSHIP)}
     copy_sql = sql.SQL("copy {}.{} ({}) from stdin").format(
         sql.Identifier(RAW_SCHEMA),
         sql.Identifier(spec.table),
@@ -382,7 +399,13 @@ def _copy_file(
         previous: ParsedChunk | None = None
         for chunk in opened.chunks:
             parsed = parse_chunk(
-                spec, chunk.rows, opened.header.headers, hasher, areas=areas, may_hold_undecodable=chunk.may_hold_undecodable
+                spec,
+                chunk.rows,
+                opened.header.headers,
+                hasher,
+                areas=areas,
+                file_township=load.township_code,
+                may_hold_undecodable=chunk.may_hold_undecodable,
             )
             load.rows_read += chunk.rows.height
             load.rejects.extend(parsed.rejects)
@@ -503,7 +526,9 @@ def _quarantine_duplicate_keys(conn: psycopg.Connection, batch_id: int, load: _F
     spec = load.delivered.spec
     table = sql.SQL("{}.{}").format(sql.Identifier(RAW_SCHEMA), sql.Identifier(spec.table))
     key = sql.SQL(", ").join(sql.Identifier(k) for k in spec.key)
-    headers = ", ".join(spec.column(k).aliases[0] for k in spec.key)
+    # a township's own file has one township: the key it shows is the rest
+    shown = [k for k in spec.key if not (k == TOWNSHIP.name and load.township_code)]
+    headers = ", ".join(spec.column(k).aliases[0] for k in shown)
     query = sql.SQL(
         """
         with ranked as (

@@ -420,12 +420,16 @@ def parse_chunk(
     pseudonymiser: Pseudonymiser,
     *,
     areas: AreaRegister | None = None,
+    file_township: str | None = None,
     may_hold_undecodable: bool = True,
 ) -> ParsedChunk:
     """Type every column of a chunk; rows with any rejected cell go to quarantine.
 
-    `areas`: the area register village columns are checked against (the
-    loader always passes it; without it a village is plain text).
+    `areas`: the area register the township and village columns are
+    checked against (the loader always passes it; without it both are plain
+    text). `file_township`: the township the file belongs to by its name (or
+    the register's only one): a file without a 乡镇 column gives it to every
+    row, a file with one may hold only that township's rows.
 
     `may_hold_undecodable` is False when the reader decoded the chunk's bytes
     cleanly, which spares searching every cell for replacement characters.
@@ -434,6 +438,7 @@ def parse_chunk(
     values: list[pl.Expr] = []
     reasons: list[pl.Expr] = []
     pending: dict[str, _Pseudonyms] = {}
+    townships, township_reasons = _townships(spec, text, headers, areas, file_township)
     for col in spec.columns:
         cell = pl.col(col.name)
         if col.type is ColumnType.RESIDENT_ID:
@@ -446,9 +451,12 @@ def parse_chunk(
             value_series, reason_series = parse_uscc(text[col.name])
             values.append(pl.lit(value_series).alias(col.name))
             reason = pl.lit(reason_series)
+        elif col.type is ColumnType.TOWNSHIP:
+            values.append(pl.lit(townships).alias(col.name))
+            reason = pl.lit(township_reasons)
         elif col.type is ColumnType.VILLAGE:
             values.append(cell)
-            reason = pl.lit(areas.unknown_village_reasons(text[col.name])) if areas is not None else _NO_REASON
+            reason = pl.lit(areas.unknown_village_reasons(text[col.name], townships)) if areas is not None else _NO_REASON
         elif col.type is ColumnType.TEXT:
             values.append(cell)
             reason = _NO_REASON
@@ -470,6 +478,37 @@ def parse_chunk(
         return ParsedChunk(typed, None, [], pending)
     rejects = _rejects(spec, chunk.filter(rejected), reason_frame.filter(rejected), headers)
     return ParsedChunk(typed, ~rejected, rejects, pending)
+
+
+def _townships(
+    spec: ExtractSpec, text: pl.DataFrame, headers: dict[str, str], areas: AreaRegister | None, file_township: str | None
+) -> tuple[pl.Series, pl.Series]:
+    """Each row's township code and, per row, why its 乡镇 cell was rejected (None if it was not)."""
+    name = next((c.name for c in spec.columns if c.type is ColumnType.TOWNSHIP), None)
+    size = text.height
+    no_reasons = pl.repeat(None, size, dtype=pl.String, eager=True)
+    if name is None:
+        return pl.repeat(file_township, size, dtype=pl.String, eager=True), no_reasons
+    if name not in headers:
+        return pl.repeat(file_township, size, dtype=pl.String, eager=True).alias(name), no_reasons.alias(name)
+    if areas is None:
+        return text[name], no_reasons.alias(name)
+    codes, reasons = areas.township_codes(text[name])
+    if file_township is not None:
+        other = codes.is_not_null() & (codes != file_township)
+        reasons = pl.select(
+            pl.when(pl.lit(other))
+            .then(
+                pl.lit("township '")
+                + text[name]
+                + pl.lit(
+                    f"' in a file whose name makes it {areas.township_name(file_township)}'s: send each township's "
+                    "rows in its own file, or the county's rows in a file whose name names no township"
+                )
+            )
+            .otherwise(pl.lit(reasons))
+        ).to_series().alias(name)
+    return codes, reasons
 
 
 def _rejects(spec: ExtractSpec, chunk: pl.DataFrame, reasons: pl.DataFrame, headers: dict[str, str]) -> list[dict]:

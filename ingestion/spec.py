@@ -34,6 +34,11 @@ class ColumnType(enum.Enum):
     # The name of a village of the area register (ingestion/areas.py),
     # stored as delivered; a name the register does not know is rejected.
     VILLAGE = "village"
+    # The township a row belongs to (乡镇), delivered as its name in the area
+    # register and stored as the register's area_code. A file without the
+    # column is one township's file: the township its name names (name or
+    # 9-digit division code), or the register's only township.
+    TOWNSHIP = "township"
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,21 @@ class Column:
                 (f"{stem}_birth_year", "integer"),
                 (f"{stem}_sex", "text"),  # 'male' or 'female'
             ]
-        if self.type in (ColumnType.USCC, ColumnType.VILLAGE):
+        if self.type in (ColumnType.USCC, ColumnType.VILLAGE, ColumnType.TOWNSHIP):
             return [(self.name, "text")]
         return [(self.name, self.type.value)]
+
+
+# Every extract has it (a test checks): a county's department exports cover
+# all its townships in one file with this column, or send one file per
+# township without it. Part of every key: IDs are numbered per township.
+TOWNSHIP = Column(
+    "township_code",
+    ("乡镇", "所属乡镇", "乡镇(街道)", "所属乡镇(街道)", "乡镇街道", "乡(镇)"),
+    ColumnType.TOWNSHIP,
+    required=False,
+    description="The row's township: the area_code of the area register's township of that name.",
+)
 
 
 @dataclass(frozen=True)

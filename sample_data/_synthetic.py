@@ -63,7 +63,7 @@ FIXED_TIMESTAMP = dt.datetime(2024, 1, 15, 9, 0, 0)
 
 # The six villages and the community named in the source text, then 16
 # invented names to make up the township's 23 villages/communities (the same
-# names as dbt_project/seeds/areas.csv).
+# names as sample_data/register/areas.csv).
 SEED_PLACES = ("杏花村", "漫流村", "南营村", "马窑村", "马庄村", "河下村", "后庄社区")
 INVENTED_VILLAGES = (
     "东岗村", "西岗村", "柳湾村", "桃园村", "石桥村", "李庄村", "王楼村", "张集村",

@@ -114,7 +114,7 @@ BOTH_AGENCIES = f"{JUSTICE_OFFICE}、{POLICE_STATION}"
 ASSISTANCE_VALUES = ("", JUSTICE_OFFICE, POLICE_STATION, BOTH_AGENCIES)
 
 # The 23 villages/communities (seven named in the source text, 16 invented,
-# as in generate_hrss.py and dbt_project/seeds/areas.csv) and the ID region
+# as in generate_hrss.py and sample_data/register/areas.csv) and the ID region
 # codes are syn.VILLAGES and syn.REGION_CODES.
 
 # --------------------------------------------------------------------------

@@ -129,7 +129,7 @@ OLD_SITE_LAST_DAY = FACT_NEW_SITE_FROM - dt.timedelta(days=1)
 YEAR_START, YEAR_END = dt.date(YEAR, 1, 1), dt.date(YEAR, 12, 31)
 
 # The 23 villages/communities (as in the HR & SS sample and
-# dbt_project/seeds/areas.csv) and the ID region codes are syn.VILLAGES and
+# sample_data/register/areas.csv) and the ID region codes are syn.VILLAGES and
 # syn.REGION_CODES.
 
 # --------------------------------------------------------------------------

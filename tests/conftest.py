@@ -182,8 +182,9 @@ def run_dag(env: dict[str, str], dag_id: str, logical_date=None, conf: dict | No
 
 
 def copy_samples(dest: Path) -> Path:
-    """A landing folder with the bundled sample extracts, safe to modify."""
+    """A landing folder with the bundled sample extracts (HR & SS) and area register, safe to modify."""
     shutil.copytree(SAMPLE_DIR / "hrss", dest / "hrss", ignore=shutil.ignore_patterns("*.py", "*.md"))
+    shutil.copytree(SAMPLE_DIR / "register", dest / "register")
     return dest
 
 

@@ -84,10 +84,10 @@
     area_key column) is joined to dim_area with a left join, so that a row
     of an unknown village keeps a null area_code (the not_null test on the
     KPI rows reports it) instead of dropping out; township_code is the
-    village's township (dim_area). A township-only measure puts its rows at
-    var township_area_code (the township of the extracts that name no
-    village). A breakdown, and each of
-    `joins`, is joined by its key.
+    village's township (dim_area). A township-only measure joins the
+    model's township_key instead: its rows are placed at their township
+    (area_code = township_code). A breakdown, and each of `joins`, is
+    joined by its key.
 -#}
 {% macro kpi_measure_rows(kinds, shape) -%}
     {%- set aggregations = {
@@ -115,13 +115,8 @@
         {%- else %}
         {{ row.date }} as event_date,
         {%- endif %}
-        {%- if row.area == "township" %}
-        cast('{{ var("township_area_code") }}' as text) as area_code,
-        cast('{{ var("township_area_code") }}' as text) as township_code,
-        {%- else %}
         areas.area_code,
         areas.township_code,
-        {%- endif %}
         {%- if row.breakdown %}
         cast('{{ row.breakdown }}' as text) as breakdown_dimension,
         cast({{ row.breakdown }}.{{ breakdowns[row.breakdown].column }} as text) as breakdown_member,
@@ -136,10 +131,8 @@
     left join {{ ref(breakdowns[name].model) }} as {{ name }}
         on source.{{ breakdowns[name].key }} = {{ name }}.{{ breakdowns[name].key }}
     {%- endfor %}
-    {%- if row.area != "township" %}
     left join {{ ref("dim_area") }} as areas
-        on source.{{ row.area_key or "area_key" }} = areas.area_key
-    {%- endif %}
+        on source.{{ "township_key" if row.area == "township" else (row.area_key or "area_key") }} = areas.area_key
     {%- if row.where %}
     where {{ row.where }}
     {%- endif %}

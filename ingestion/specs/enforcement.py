@@ -6,7 +6,7 @@ case register.
 
 from __future__ import annotations
 
-from ingestion.spec import Column, ColumnType, Department, ExtractSpec
+from ingestion.spec import TOWNSHIP, Column, ColumnType, Department, ExtractSpec
 
 _NOT_LOADED = ("序号", "姓名", "当事人姓名", "当事人名称", "联系电话", "备注", "性别")
 
@@ -16,13 +16,14 @@ OFFICER = ExtractSpec(
     description="Brigade roster (执法队员花名册): one row per officer per squad assignment.",
     file_patterns=("*执法队员*", "*officer*"),
     columns=(
+        TOWNSHIP,
         Column("officer_id", ("执法证号", "执法证件号")),
         Column("person_id", ("身份证号", "公民身份号码"), ColumnType.RESIDENT_ID),
         Column("squad_name", ("所属中队", "中队")),
         Column("assigned_from", ("任职起始日期", "起始日期", "调入日期"), ColumnType.DATE),
         Column("assigned_to", ("任职结束日期", "结束日期", "调出日期"), ColumnType.DATE, nullable=True),
     ),
-    key=("officer_id", "assigned_from"),
+    key=("township_code", "officer_id", "assigned_from"),
     ignored_headers=_NOT_LOADED,
     # The whole roster every month, as it stood at the month's end.
     delivery="snapshot",
@@ -34,6 +35,7 @@ CASE = ExtractSpec(
     description="Case register (案件登记台账): one row per case.",
     file_patterns=("*案件登记*", "*case*"),
     columns=(
+        TOWNSHIP,
         Column("case_id", ("案件编号", "案号")),
         Column("domain_name", ("执法领域", "领域")),
         Column("squad_name", ("承办中队", "中队")),
@@ -47,7 +49,7 @@ CASE = ExtractSpec(
         Column("subject_uscc", ("统一社会信用代码", "社会信用代码"), ColumnType.USCC, nullable=True),
         Column("subject_person_id", ("当事人身份证号", "身份证号"), ColumnType.RESIDENT_ID, nullable=True),
     ),
-    key=("case_id",),
+    key=("township_code", "case_id"),
     ignored_headers=_NOT_LOADED,
 )
 

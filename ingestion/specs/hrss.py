@@ -6,7 +6,7 @@ roster, the certificate register and the job follow-up ledger.
 
 from __future__ import annotations
 
-from ingestion.spec import Column, ColumnType, Department, ExtractSpec
+from ingestion.spec import TOWNSHIP, Column, ColumnType, Department, ExtractSpec
 
 _PERSON = Column(
     "person_id",
@@ -23,6 +23,7 @@ TRAINING_CLASS = ExtractSpec(
     description="Training class ledger (培训班级台账): one row per class.",
     file_patterns=("*班级台账*", "*training_class*"),
     columns=(
+        TOWNSHIP,
         Column("class_id", ("班级编号", "班次编号")),
         Column("class_name", ("班级名称", "培训班名称")),
         Column("trade_name", ("培训工种", "工种", "职业（工种）")),
@@ -33,7 +34,7 @@ TRAINING_CLASS = ExtractSpec(
         Column("training_hours", ("课时", "培训课时"), ColumnType.INTEGER),
         Column("planned_trainee_count", ("计划人数",), ColumnType.INTEGER, required=False, nullable=True),
     ),
-    key=("class_id",),
+    key=("township_code", "class_id"),
     ignored_headers=("序号",),
 )
 
@@ -43,13 +44,14 @@ ENROLMENT = ExtractSpec(
     description="Trainee roster (培训学员花名册): one row per trainee per class.",
     file_patterns=("*学员花名册*", "*enrolment*"),
     columns=(
+        TOWNSHIP,
         _PERSON,
         Column("village_name", ("所在村(社区)", "所在村（社区）", "所在村", "村(社区)"), ColumnType.VILLAGE),
         _CLASS_ID,
         Column("enrolled_date", ("报名日期",), ColumnType.DATE),
         Column("has_completed", ("是否结业",), ColumnType.BOOLEAN),
     ),
-    key=("class_id", "person_id"),
+    key=("township_code", "class_id", "person_id"),
     ignored_headers=_NOT_LOADED,
 )
 
@@ -59,13 +61,14 @@ CERTIFICATE = ExtractSpec(
     description="Skill certificate register (技能证书发放名册): one row per certificate.",
     file_patterns=("*证书发放*", "*certificate*"),
     columns=(
+        TOWNSHIP,
         Column("certificate_id", ("证书编号",)),
         _PERSON,
         _CLASS_ID,
         Column("certificate_level", ("证书等级", "等级"), nullable=True),
         Column("issued_date", ("发证日期", "发放日期"), ColumnType.DATE),
     ),
-    key=("certificate_id",),
+    key=("township_code", "certificate_id"),
     ignored_headers=_NOT_LOADED,
 )
 
@@ -75,6 +78,7 @@ PLACEMENT = ExtractSpec(
     description="Job follow-up ledger (就业跟踪台账): one row per trainee placed in a job.",
     file_patterns=("*就业跟踪*", "*placement*"),
     columns=(
+        TOWNSHIP,
         _PERSON,
         _CLASS_ID,
         Column("employer_name", ("就业单位", "用人单位")),
@@ -89,7 +93,7 @@ PLACEMENT = ExtractSpec(
             required=False,
         ),
     ),
-    key=("person_id", "class_id"),
+    key=("township_code", "person_id", "class_id"),
     ignored_headers=_NOT_LOADED,
 )
 

@@ -89,8 +89,8 @@ def test_validation_run_records_every_dbt_test_beside_the_expectations(published
     recorded = {r[6]["unique_id"]: r for r in rows if r[0] == "dbt"}
     assert set(recorded) == set(dbt_tests)
     assert all(r[4] and r[5]["status"] == "pass" for r in recorded.values())
-    unique = next(r for r in recorded.values() if r[2] == "unique_stg_hrss__training_classes_class_id")
-    assert (unique[1], unique[3]) == ("stg_hrss__training_classes", "dbt unique")
+    unique = next(r for r in recorded.values() if r[2] == "unique_stg_register__areas_area_code")
+    assert (unique[1], unique[3]) == ("stg_register__areas", "dbt unique")
     assert any(r[3] == "dbt unit_test" and r[1] == "fct_kpi_value" for r in recorded.values())
     # and the Great Expectations checks of the same run
     assert sum(1 for r in rows if r[0] != "dbt") > 20

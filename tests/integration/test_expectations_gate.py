@@ -117,7 +117,7 @@ def load_example_warehouse(conn: psycopg.Connection, schema: str) -> None:
         placements = add_file(conn, batch_id, "hrss_placement", 3)
 
         conn.cursor().executemany(
-            "insert into raw.hrss_training_class values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "insert into raw.hrss_training_class values ('township', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 ("C001", "电工培训班", "电工", date(2024, 3, 1), date(2024, 3, 20), "V01", "县职校", 80, 30,
                  batch_id, classes, 1),
@@ -125,7 +125,7 @@ def load_example_warehouse(conn: psycopg.Connection, schema: str) -> None:
                  batch_id, classes, 2),
             ],
         )
-        enrolment_insert = "insert into raw.hrss_enrolment values (%s, %s, 'female', %s, %s, %s, %s, %s, %s, %s)"
+        enrolment_insert = "insert into raw.hrss_enrolment values ('township', %s, %s, 'female', %s, %s, %s, %s, %s, %s, %s)"
         conn.cursor().executemany(
             enrolment_insert,
             [(pid, birth, village, cls, day, done, batch_id, old_roster, n)
@@ -134,14 +134,14 @@ def load_example_warehouse(conn: psycopg.Connection, schema: str) -> None:
                for n, (_, pid, birth, village, cls, day, done) in enumerate(ENROLMENT_ROWS, start=1)],
         )
         conn.cursor().executemany(
-            "insert into raw.hrss_certificate values (%s, %s, %s, 'female', %s, %s, %s, %s, %s, %s)",
+            "insert into raw.hrss_certificate values ('township', %s, %s, %s, 'female', %s, %s, %s, %s, %s, %s)",
             [
                 ("Z1", "p1", 1980, "C001", "初级", date(2024, 3, 28), batch_id, certificates, 1),
                 ("Z2", "p3", 1975, "C002", None, date(2024, 3, 28), batch_id, certificates, 2),
             ],
         )
         conn.cursor().executemany(
-            "insert into raw.hrss_placement values (%s, %s, 'female', %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "insert into raw.hrss_placement values ('township', %s, %s, 'female', %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 ("p1", 1980, "C001", "县电力公司", "企业", date(2024, 4, 1), "全职", 4200, batch_id, placements, 1),
                 ("p2", 1990, "C001", "某某电器店", "个体", date(2024, 4, 3), None, None, batch_id, placements, 2),

@@ -23,7 +23,7 @@ from ingestion.specs import department
 pytestmark = pytest.mark.integration
 
 HRSS = department("hrss")
-AREAS = AreaRegister.from_dbt_project(ROOT / "dbt_project")
+AREAS = AreaRegister.from_landing(ROOT / "sample_data")
 ROSTER = SAMPLE_DIR / "hrss" / "2023-03" / "培训学员花名册_2023-03.csv"
 
 
@@ -34,6 +34,10 @@ def roster_lines(n: int = 20) -> list[str]:
 
 
 def write_roster(folder: Path, lines: list[str], name: str = "培训学员花名册_2023.csv") -> Path:
+    """A landing folder holding a roster file and, as every landing folder does, the area register."""
+    register = folder / "register" / "areas.csv"
+    register.parent.mkdir(parents=True, exist_ok=True)
+    register.write_bytes((ROOT / "sample_data" / "register" / "areas.csv").read_bytes())
     target = folder / "hrss" / "2023"
     target.mkdir(parents=True, exist_ok=True)
     path = target / name
@@ -102,8 +106,8 @@ def test_unknown_village_quarantines_that_row_naming_the_known_ones_and_keeps_th
     assert raw_rows(conn, file.file_id) == 9
     [(row, column, reason, record)] = quarantine_for(conn, file.file_id)
     assert (row, column) == (7, "所在村(社区)")
-    assert "unknown village '东风村'" in reason and "seeds/areas.csv" in reason
-    assert all(name in reason for name in AREAS.villages) and "杏花村" in reason
+    assert "unknown village '东风村'" in reason and "register/areas.csv" in reason
+    assert all(name in reason for name in AREAS.villages["township"]) and "杏花村" in reason
     assert record["所在村(社区)"] == "东风村"
     assert any(f"file {path.name}, row 7, column '所在村(社区)'" in line for line in outcome.rejects)
 
@@ -325,3 +329,107 @@ def test_govkpi_load_loads_a_department_or_says_why_its_delivery_was_refused(con
 
     assert refused.returncode == 2
     assert "nothing loaded" in refused.stderr and "row 2" in refused.stderr and "报名日期" in refused.stderr
+
+
+# --- a county: several townships in one register --------------------------
+
+# A second township with a village of the same name as one of the bundled
+# township's (杏花村): a village is known only within its township.
+SECOND_TOWNSHIP = [
+    "t02,青山镇,Qingshan Town,township,county,341099102",
+    "t02v01,杏花村,Xinghua Village (Qingshan),village,t02,341099102201",
+    "t02v02,石门村,Shimen Village,village,t02,341099102202",
+]
+
+
+def county_landing(folder: Path) -> AreaRegister:
+    register = folder / "register" / "areas.csv"
+    register.parent.mkdir(parents=True, exist_ok=True)
+    bundled = (ROOT / "sample_data" / "register" / "areas.csv").read_text(encoding="utf-8")
+    register.write_text(bundled.rstrip("\n") + "\n" + "\n".join(SECOND_TOWNSHIP) + "\n", encoding="utf-8")
+    return AreaRegister.from_landing(folder)
+
+
+def county_roster_lines(townships: list[str], villages: list[str]) -> list[str]:
+    """The sample roster's title, header and first rows, with a 乡镇 column in front naming each row's township."""
+    lines = roster_lines(len(townships))
+    rows = [f"{t},{set_field(line, 5, v) if v else line}" for t, v, line in zip(townships, villages, lines[2:])]
+    return [lines[0] + ",", "乡镇," + lines[1], *rows]
+
+
+def test_a_county_file_gives_each_row_its_township_and_quarantines_unknown_townships_and_villages(conn, tmp_path):
+    lines = county_roster_lines(
+        # then ten more rows of the sample roster, as they are (the bundled township's)
+        ["**镇", "青山镇", "青山镇", "白云镇", "**镇"] + ["**镇"] * 10,
+        ["杏花村", "杏花村", "漫流村", "杏花村", "漫流村"] + [""] * 10,
+    )
+    write_roster(tmp_path, lines, name="全县培训学员花名册_2023.csv")
+    # write_roster puts the bundled register in: the county's replaces it
+    areas = county_landing(tmp_path)
+
+    outcome = load_batch(conn, HRSS, discover(tmp_path, HRSS), Pseudonymiser(TEST_KEY.encode()), areas=areas)
+
+    [file] = outcome.files
+    assert (file.rows_read, file.rows_loaded, file.rows_rejected) == (15, 13, 2)
+    loaded = conn.execute(
+        "select _row_number, township_code, village_name from raw.hrss_enrolment where _file_id = %s and _row_number <= 7 order by 1",
+        (file.file_id,),
+    ).fetchall()
+    # the same village name, in two townships, is two villages
+    assert loaded == [(3, "township", "杏花村"), (4, "t02", "杏花村"), (7, "township", "漫流村")]
+    (village_row, village_column, village_reason, _), (town_row, town_column, town_reason, record) = quarantine_for(conn, file.file_id)
+    assert (village_row, village_column) == (5, "所在村(社区)")
+    assert "unknown village '漫流村'" in village_reason and "not a village of 青山镇" in village_reason
+    assert "杏花村、石门村" in village_reason and "register/areas.csv" in village_reason
+    assert (town_row, town_column) == (6, "乡镇")
+    assert "unknown township '白云镇'" in town_reason and "**镇、青山镇" in town_reason
+    assert record["乡镇"] == "白云镇"
+    manifest = conn.execute("select township_code from audit.load_manifest where file_id = %s", (file.file_id,)).fetchone()
+    assert manifest == (None,), "a county file is no one township's"
+
+
+def test_a_township_file_without_a_township_column_takes_the_township_its_name_names(conn, tmp_path):
+    lines = roster_lines(10)
+    path = write_roster(tmp_path, lines, name="青山镇_培训学员花名册_2023.csv")
+    lines[2:] = [set_field(line, 5, "杏花村" if n % 2 else "石门村") for n, line in enumerate(lines[2:])]
+    lines[5] = set_field(lines[5], 5, "南营村")  # the bundled township's village, not 青山镇's
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gb18030"))
+    areas = county_landing(tmp_path)
+
+    outcome = load_batch(conn, HRSS, discover(tmp_path, HRSS), Pseudonymiser(TEST_KEY.encode()), areas=areas)
+
+    [file] = outcome.files
+    assert (file.rows_loaded, file.rows_rejected) == (9, 1)
+    townships = conn.execute("select distinct township_code from raw.hrss_enrolment where _file_id = %s", (file.file_id,)).fetchall()
+    assert townships == [("t02",)]
+    [(row, column, reason, _)] = quarantine_for(conn, file.file_id)
+    assert (row, column) == (6, "所在村(社区)") and "unknown village '南营村'" in reason
+    manifest = conn.execute("select township_code from audit.load_manifest where file_id = %s", (file.file_id,)).fetchone()
+    assert manifest == ("t02",)
+
+
+def test_a_file_of_no_known_township_in_a_county_is_refused_naming_what_to_do(conn, tmp_path):
+    write_roster(tmp_path, roster_lines(3), name="培训学员花名册_2023.csv")
+    areas = county_landing(tmp_path)
+
+    with pytest.raises(BatchRefused) as refused:
+        load_batch(conn, HRSS, discover(tmp_path, HRSS), Pseudonymiser(TEST_KEY.encode()), areas=areas)
+
+    error = refused.value.error
+    assert error.file.endswith("培训学员花名册_2023.csv")
+    assert "no township column (乡镇)" in str(error) and "names no township" in str(error)
+    assert "**镇、青山镇" in str(error) and "division code" in str(error)
+    assert raw_count_of_batch(conn, refused.value.batch_id) == 0
+
+
+def raw_count_of_batch(conn: psycopg.Connection, batch_id: int) -> int:
+    return conn.execute("select count(*) from raw.hrss_enrolment where _batch_id = %s", (batch_id,)).fetchone()[0]
+
+
+def test_a_register_with_two_townships_of_one_name_is_refused(tmp_path):
+    register = tmp_path / "register" / "areas.csv"
+    county_landing(tmp_path)
+    register.write_text(register.read_text(encoding="utf-8") + "t03,青山镇,Qingshan again,township,county,341099103\n", encoding="utf-8")
+
+    with pytest.raises(Exception, match="two townships are named 青山镇"):
+        AreaRegister.from_landing(tmp_path)

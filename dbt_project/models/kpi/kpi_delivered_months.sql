@@ -1,9 +1,12 @@
 {#-
-    One row per extract x calendar month covered by a current file of that
-    extract: the months a department has delivered, as the load manifest
-    says. A file's period is a year ('2023': all twelve months) or a month
-    ('2023-03'). Several files covering one month (e.g. a year file and a
-    month file) give one row.
+    One row per extract x township x calendar month covered by a current
+    file of that extract: the months a department has delivered for each
+    township, as the load manifest says. A township's own file covers that
+    township; a county file (no township_code: its rows name theirs) covers
+    every township of the register, so a township without a row in it had
+    nothing to report. A file's period is a year ('2023': all twelve
+    months) or a month ('2023-03'). Several files covering one month (e.g.
+    a year file and a month file) give one row.
 
     The KPIs built from validity ranges (kpi_ranges_aggregated) are
     bounded by these months: a snapshot is taken only for delivered periods,
@@ -13,13 +16,25 @@
 -#}
 with
 
+townships as (
+
+    select area_code
+    from {{ ref('dim_area') }}
+    where area_level = 'township'
+
+),
+
 current_files as (
 
     select
-        extract_name,
-        period
-    from {{ ref('stg_audit__load_manifest') }}
-    where is_current
+        files.extract_name,
+        files.period,
+        coalesce(files.township_code, townships.area_code) as township_code
+    from {{ ref('stg_audit__load_manifest') }} as files
+    -- a county file: one row per township
+    left join townships
+        on files.township_code is null
+    where files.is_current
 
 ),
 
@@ -27,6 +42,7 @@ delivered_periods as (
 
     select distinct
         extract_name,
+        township_code,
         period,
         case
             when period ~ '^[0-9]{4}$' then cast(period || '-01-01' as date)
@@ -46,6 +62,7 @@ delivered_months as (
 
     select distinct
         delivered_periods.extract_name,
+        delivered_periods.township_code,
         cast(months.month_start as date) as month_start_date
     from delivered_periods
     left join lateral generate_series(
@@ -60,6 +77,7 @@ delivered_months as (
 
 select
     extract_name,
+    township_code,
     month_start_date,
     cast(month_start_date + interval '1 month - 1 day' as date) as month_end_date
 from delivered_months

@@ -19,7 +19,7 @@
       per day, and only over delivered months: an open-ended range costs one
       row per delivered month, however long ago it started.
 
-    Every delivered period has a township total, 0 when no range is valid
+    Every period a township has delivered has its township total, 0 when no range is valid
     (the extract was delivered and says there is nothing). Village rows
     exist only where a range is counted in a village.
 -#}
@@ -47,6 +47,7 @@ delivered_months as (
 
     select
         extract_name,
+        township_code,
         month_start_date,
         month_end_date
     from {{ ref('kpi_delivered_months') }}
@@ -64,6 +65,7 @@ delivered_periods as (
 
     select
         delivered_months.extract_name,
+        delivered_months.township_code,
         period_grains.period_grain,
         cast(date_trunc(period_grains.period_grain, cast(delivered_months.month_start_date as timestamp)) as date) as period_start_date,
         max(delivered_months.month_end_date) as as_of_date
@@ -71,6 +73,7 @@ delivered_periods as (
     cross join period_grains
     group by
         delivered_months.extract_name,
+        delivered_months.township_code,
         period_grains.period_grain,
         cast(date_trunc(period_grains.period_grain, cast(delivered_months.month_start_date as timestamp)) as date)
 
@@ -91,6 +94,7 @@ measure_periods as (
     select
         measures.measure_code,
         measures.aggregation,
+        delivered_periods.township_code,
         delivered_periods.period_grain,
         delivered_periods.period_start_date,
         delivered_periods.as_of_date
@@ -110,9 +114,8 @@ valid_at_period_end as (
         measure_periods.period_grain,
         measure_periods.period_start_date,
         measure_ranges.area_code,
-        -- a period without any valid range is padded for the township of the
-        -- extracts that name no village (var township_area_code)
-        coalesce(measure_ranges.township_code, '{{ var("township_area_code") }}') as township_code,
+        -- a period without any valid range is padded for its township
+        measure_periods.township_code,
         measure_ranges.breakdown_dimension,
         measure_ranges.breakdown_member,
         measure_ranges.counted_key,
@@ -120,6 +123,7 @@ valid_at_period_end as (
     from measure_periods
     left join measure_ranges
         on measure_periods.measure_code = measure_ranges.measure_code
+        and measure_periods.township_code = measure_ranges.township_code
         and measure_ranges.valid_from <= measure_periods.as_of_date
         and (measure_ranges.valid_to is null or measure_ranges.valid_to > measure_periods.as_of_date)
     where measure_periods.aggregation in ('count_distinct_at_period_end', 'sum_at_period_end')
@@ -146,6 +150,7 @@ month_pieces as (
     from measure_ranges
     inner join delivered_months
         on measure_ranges.extract_name = delivered_months.extract_name
+        and measure_ranges.township_code = delivered_months.township_code
         and measure_ranges.valid_from <= delivered_months.month_end_date
         and (measure_ranges.valid_to is null or measure_ranges.valid_to > delivered_months.month_start_date)
     where measure_ranges.aggregation = 'sum_per_day'
@@ -161,7 +166,7 @@ summed_per_day as (
         measure_periods.period_grain,
         measure_periods.period_start_date,
         month_pieces.area_code,
-        coalesce(month_pieces.township_code, '{{ var("township_area_code") }}') as township_code,
+        measure_periods.township_code,
         month_pieces.breakdown_dimension,
         month_pieces.breakdown_member,
         month_pieces.counted_key,
@@ -169,6 +174,7 @@ summed_per_day as (
     from measure_periods
     left join month_pieces
         on measure_periods.measure_code = month_pieces.measure_code
+        and measure_periods.township_code = month_pieces.township_code
         and month_pieces.month_start_date between measure_periods.period_start_date and measure_periods.as_of_date
     where measure_periods.aggregation = 'sum_per_day'
 

@@ -14,7 +14,7 @@ areas as (
         area_level,
         parent_area_code,
         division_code
-    from {{ ref('areas') }}
+    from {{ ref('stg_register__areas') }}
 
 ),
 
@@ -24,7 +24,7 @@ parents as (
         area_code,
         area_level,
         parent_area_code
-    from {{ ref('areas') }}
+    from {{ ref('stg_register__areas') }}
 
 )
 

@@ -13,6 +13,7 @@ with
 assignments as (
 
     select
+        township_code,
         officer_id,
         person_id,
         squad_name_zh,
@@ -35,10 +36,17 @@ squads as (
 )
 
 select
-    {{ surrogate_key(['assignments.officer_id', 'assignments.assigned_from']) }} as officer_version_key,
+    {{ surrogate_key(['assignments.township_code', 'assignments.officer_id', 'assignments.assigned_from']) }} as officer_version_key,
+    -- the officer, whatever the assignment, in the township's brigade
+    {{ surrogate_key(['assignments.township_code', 'assignments.officer_id']) }} as officer_key,
     assignments.officer_id,
+    -- the township of the brigade (dim_area.area_key)
+    {{ surrogate_key(['assignments.township_code']) }} as township_key,
     {{ surrogate_key(['assignments.person_id']) }} as person_key,
     squads.squad_key,
+    -- the squad as a unit of this township's brigade (squad_key is the kind
+    -- of squad, the same in every township)
+    {{ surrogate_key(['assignments.township_code', 'squads.squad_key']) }} as township_squad_key,
     assignments.assigned_from as valid_from,
     -- exclusive end: the day after the last day of the assignment
     assignments.assigned_to_inclusive + 1 as valid_to,

@@ -13,6 +13,7 @@ with
 cases as (
 
     select
+        township_code,
         case_id,
         subject_person_id,
         subject_uscc,
@@ -55,6 +56,7 @@ village_areas as (
 
     select
         area_key,
+        township_code,
         name_zh
     from {{ ref('dim_area') }}
     where area_level = 'village'
@@ -73,6 +75,7 @@ subject_types as (
 cases_classified as (
 
     select
+        cases.township_code,
         cases.case_id,
         domains.enforcement_domain_key,
         squads.squad_key,
@@ -96,15 +99,18 @@ cases_classified as (
     left join squads
         on cases.squad_name_zh = squads.name_zh
     left join village_areas
-        on cases.village_name_zh = village_areas.name_zh
+        on cases.township_code = village_areas.township_code
+        and cases.village_name_zh = village_areas.name_zh
     left join subject_types
         on cases.subject_type_name_zh = subject_types.name_zh
 
 )
 
 select
-    {{ surrogate_key(['case_id']) }} as case_key,
+    {{ surrogate_key(['township_code', 'case_id']) }} as case_key,
     case_id,
+    -- the township whose brigade has the case (dim_area.area_key)
+    {{ surrogate_key(['township_code']) }} as township_key,
     enforcement_domain_key,
     squad_key,
     -- the village where the matter happened

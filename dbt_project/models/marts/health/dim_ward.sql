@@ -13,6 +13,7 @@ with
 wards as (
 
     select
+        township_code,
         ward_id,
         site_name_zh,
         care_department_name_zh,
@@ -45,8 +46,12 @@ care_departments as (
 )
 
 select
-    {{ surrogate_key(['wards.ward_id', 'wards.valid_from']) }} as ward_version_key,
+    {{ surrogate_key(['wards.township_code', 'wards.ward_id', 'wards.valid_from']) }} as ward_version_key,
+    -- the ward, whatever its version: ward numbers are the health centre's own
+    {{ surrogate_key(['wards.township_code', 'wards.ward_id']) }} as ward_key,
     wards.ward_id,
+    -- the township of the health centre (dim_area.area_key)
+    {{ surrogate_key(['wards.township_code']) }} as township_key,
     sites.site_code,
     wards.site_name_zh,
     care_departments.care_department_key,

@@ -13,6 +13,7 @@ with
 expert_rounds as (
 
     select
+        township_code,
         round_id,
         round_date,
         expert_department_name_zh,
@@ -36,7 +37,9 @@ care_departments as (
 )
 
 select
-    {{ surrogate_key(['expert_rounds.round_id']) }} as expert_round_key,
+    {{ surrogate_key(['expert_rounds.township_code', 'expert_rounds.round_id']) }} as expert_round_key,
+    -- the township whose health centre had the round (dim_area.area_key)
+    {{ surrogate_key(['expert_rounds.township_code']) }} as township_key,
     expert_rounds.round_id,
     expert_rounds.round_date,
     care_departments.care_department_key,

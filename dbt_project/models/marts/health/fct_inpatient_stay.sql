@@ -13,6 +13,7 @@ with
 admissions as (
 
     select
+        township_code,
         admission_id,
         patient_id,
         village_name_zh,
@@ -31,6 +32,7 @@ village_areas as (
 
     select
         area_key,
+        township_code,
         name_zh
     from {{ ref('dim_area') }}
     where area_level = 'village'
@@ -47,7 +49,8 @@ care_departments as (
 )
 
 select
-    {{ surrogate_key(['admissions.admission_id']) }} as stay_key,
+    {{ surrogate_key(['admissions.township_code', 'admissions.admission_id']) }} as stay_key,
+    {{ surrogate_key(['admissions.township_code']) }} as township_key,
     admissions.admission_id,
     {{ surrogate_key(['admissions.patient_id']) }} as person_key,
     -- the patient's village of residence
@@ -64,6 +67,7 @@ select
     admissions.source_row_number
 from admissions
 left join village_areas
-    on admissions.village_name_zh = village_areas.name_zh
+    on admissions.township_code = village_areas.township_code
+    and admissions.village_name_zh = village_areas.name_zh
 left join care_departments
     on admissions.care_department_name_zh = care_departments.name_zh

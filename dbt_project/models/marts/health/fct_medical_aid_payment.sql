@@ -13,6 +13,7 @@ with
 payments as (
 
     select
+        township_code,
         payment_id,
         household_head_id,
         village_name_zh,
@@ -31,6 +32,7 @@ village_areas as (
 
     select
         area_key,
+        township_code,
         name_zh
     from {{ ref('dim_area') }}
     where area_level = 'village'
@@ -47,7 +49,8 @@ funding_sources as (
 )
 
 select
-    {{ surrogate_key(['payments.payment_id']) }} as medical_aid_payment_key,
+    {{ surrogate_key(['payments.township_code', 'payments.payment_id']) }} as medical_aid_payment_key,
+    {{ surrogate_key(['payments.township_code']) }} as township_key,
     payments.payment_id,
     -- the household head the aid was paid to
     {{ surrogate_key(['payments.household_head_id']) }} as person_key,
@@ -61,6 +64,7 @@ select
     payments.source_row_number
 from payments
 left join village_areas
-    on payments.village_name_zh = village_areas.name_zh
+    on payments.township_code = village_areas.township_code
+    and payments.village_name_zh = village_areas.name_zh
 left join funding_sources
     on payments.funding_source_name_zh = funding_sources.name_zh

@@ -13,6 +13,7 @@ with
 remote_readings as (
 
     select
+        township_code,
         request_id,
         patient_id,
         village_name_zh,
@@ -31,6 +32,7 @@ village_areas as (
 
     select
         area_key,
+        township_code,
         name_zh
     from {{ ref('dim_area') }}
     where area_level = 'village'
@@ -47,7 +49,8 @@ exam_types as (
 )
 
 select
-    {{ surrogate_key(['remote_readings.request_id']) }} as remote_reading_key,
+    {{ surrogate_key(['remote_readings.township_code', 'remote_readings.request_id']) }} as remote_reading_key,
+    {{ surrogate_key(['remote_readings.township_code']) }} as township_key,
     remote_readings.request_id,
     {{ surrogate_key(['remote_readings.patient_id']) }} as person_key,
     -- the patient's village of residence
@@ -67,6 +70,7 @@ select
     remote_readings.source_row_number
 from remote_readings
 left join village_areas
-    on remote_readings.village_name_zh = village_areas.name_zh
+    on remote_readings.township_code = village_areas.township_code
+    and remote_readings.village_name_zh = village_areas.name_zh
 left join exam_types
     on remote_readings.exam_type_name_zh = exam_types.name_zh

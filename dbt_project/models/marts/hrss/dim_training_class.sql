@@ -3,6 +3,7 @@ with
 training_classes as (
 
     select
+        township_code,
         class_id,
         class_name,
         trade_name_zh,
@@ -34,6 +35,7 @@ village_areas as (
 
     select
         area_key,
+        township_code,
         name_zh
     from {{ ref('dim_area') }}
     where area_level = 'village'
@@ -41,7 +43,9 @@ village_areas as (
 )
 
 select
-    {{ surrogate_key(['training_classes.class_id']) }} as training_class_key,
+    {{ surrogate_key(['training_classes.township_code', 'training_classes.class_id']) }} as training_class_key,
+    -- the township of the class (dim_area.area_key)
+    {{ surrogate_key(['training_classes.township_code']) }} as township_key,
     training_classes.class_id,
     training_classes.class_name,
     trades.trade_code,
@@ -59,4 +63,5 @@ from training_classes
 left join trades
     on training_classes.trade_name_zh = trades.name_zh
 left join village_areas
-    on training_classes.venue_name_zh = village_areas.name_zh
+    on training_classes.township_code = village_areas.township_code
+    and training_classes.venue_name_zh = village_areas.name_zh

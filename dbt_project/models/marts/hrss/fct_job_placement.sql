@@ -3,6 +3,7 @@ with
 placements as (
 
     select
+        township_code,
         person_id,
         class_id,
         employer_name,
@@ -20,6 +21,7 @@ placements as (
 enrolments as (
 
     select
+        township_code,
         person_id,
         class_id,
         village_name_zh,
@@ -32,6 +34,7 @@ village_areas as (
 
     select
         area_key,
+        township_code,
         name_zh
     from {{ ref('dim_area') }}
     where area_level = 'village'
@@ -39,9 +42,10 @@ village_areas as (
 )
 
 select
-    {{ surrogate_key(['placements.person_id', 'placements.class_id']) }} as placement_key,
+    {{ surrogate_key(['placements.township_code', 'placements.person_id', 'placements.class_id']) }} as placement_key,
     {{ surrogate_key(['placements.person_id']) }} as person_key,
-    {{ surrogate_key(['placements.class_id']) }} as training_class_key,
+    {{ surrogate_key(['placements.township_code', 'placements.class_id']) }} as training_class_key,
+    {{ surrogate_key(['placements.township_code']) }} as township_key,
     {{ surrogate_key(['placements.employer_name', 'placements.employer_type_zh']) }} as employer_key,
     -- the person's village is the one on their enrolment in the class the placement follows
     village_areas.area_key,
@@ -56,7 +60,9 @@ select
 from placements
 -- at most one enrolment per (class, person): tested on stg_hrss__enrolments
 left join enrolments
-    on placements.person_id = enrolments.person_id
+    on placements.township_code = enrolments.township_code
+    and placements.person_id = enrolments.person_id
     and placements.class_id = enrolments.class_id
 left join village_areas
-    on enrolments.village_name_zh = village_areas.name_zh
+    on enrolments.township_code = village_areas.township_code
+    and enrolments.village_name_zh = village_areas.name_zh

@@ -13,6 +13,7 @@ with
 enrolments as (
 
     select
+        township_code,
         person_id,
         class_id,
         village_name_zh,
@@ -30,6 +31,7 @@ village_areas as (
 
     select
         area_key,
+        township_code,
         name_zh
     from {{ ref('dim_area') }}
     where area_level = 'village'
@@ -37,9 +39,10 @@ village_areas as (
 )
 
 select
-    {{ surrogate_key(['enrolments.class_id', 'enrolments.person_id']) }} as enrolment_key,
+    {{ surrogate_key(['enrolments.township_code', 'enrolments.class_id', 'enrolments.person_id']) }} as enrolment_key,
     {{ surrogate_key(['enrolments.person_id']) }} as person_key,
-    {{ surrogate_key(['enrolments.class_id']) }} as training_class_key,
+    {{ surrogate_key(['enrolments.township_code', 'enrolments.class_id']) }} as training_class_key,
+    {{ surrogate_key(['enrolments.township_code']) }} as township_key,
     village_areas.area_key,
     enrolments.enrolled_date,
     enrolments.has_completed,
@@ -48,4 +51,5 @@ select
     enrolments.source_row_number
 from enrolments
 left join village_areas
-    on enrolments.village_name_zh = village_areas.name_zh
+    on enrolments.township_code = village_areas.township_code
+    and enrolments.village_name_zh = village_areas.name_zh

@@ -25,6 +25,9 @@ renamed as (
         status,
         message,
         delivery,
+        -- the township the file is for; null for a county file (its rows
+        -- name their townships)
+        township_code,
 
         ----------  numerics
         size_bytes,
@@ -65,10 +68,12 @@ latest_snapshots as (
 
     select
         extract_name,
+        township_code,
         max(period_end_date) as latest_period_end_date
     from renamed
     where is_current and delivery = 'snapshot'
-    group by extract_name
+    -- each township's register, or the county's, stands on its own
+    group by extract_name, township_code
 
 )
 
@@ -76,7 +81,8 @@ select
     renamed.*,
     -- whether the file's rows reach staging: every current file of an
     -- events extract; of a snapshot extract (a register delivered whole
-    -- each period) only the current file of the latest period
+    -- each period) only the current file of the latest period, per
+    -- township (or county file)
     (
         renamed.is_current
         and (
@@ -87,3 +93,4 @@ select
 from renamed
 left join latest_snapshots
     on renamed.extract_name = latest_snapshots.extract_name
+    and renamed.township_code is not distinct from latest_snapshots.township_code

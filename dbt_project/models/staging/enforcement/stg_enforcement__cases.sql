@@ -17,6 +17,7 @@ renamed as (
 
     select
         ----------  ids
+        township_code,
         case_id,
         subject_person_id,
         -- a business's Unified Social Credit Code: not personal data

@@ -17,6 +17,7 @@ renamed as (
 
     select
         ----------  ids
+        township_code,
         officer_id,
         person_id,
 

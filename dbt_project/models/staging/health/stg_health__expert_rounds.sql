@@ -17,6 +17,7 @@ renamed as (
 
     select
         ----------  ids
+        township_code,
         round_id,
 
         ----------  strings

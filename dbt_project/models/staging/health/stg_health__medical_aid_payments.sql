@@ -17,6 +17,7 @@ renamed as (
 
     select
         ----------  ids
+        township_code,
         payment_id,
         household_head_id,
 

@@ -17,6 +17,7 @@ renamed as (
 
     select
         ----------  ids
+        township_code,
         request_id,
         patient_id,
 

@@ -17,6 +17,7 @@ renamed as (
 
     select
         ----------  ids
+        township_code,
         certificate_id,
         person_id,
         class_id,

@@ -17,6 +17,7 @@ renamed as (
 
     select
         ----------  ids
+        township_code,
         person_id,
         class_id,
 
