@@ -5,6 +5,7 @@
     govkpi warehouse start|stop|url
     govkpi audit publications | publication ID|latest [--json] | verify ID|latest
     govkpi lineage KPI_CODE [--period YYYY-MM] [--json]
+    govkpi access grant ROLE AREA | revoke ROLE [AREA] | list
 """
 
 from __future__ import annotations
@@ -185,14 +186,21 @@ def _report(result) -> bool:
 
 
 def _print_summary(url: str) -> None:
-    """The latest year's township totals of every KPI, by department (breakdowns: `govkpi kpi`)."""
-    rows = [r for r in fetch_kpis(url, year=None, kpi=None, township_year_only=True) if r["breakdown_member"] is None]
+    """The latest year's totals of every KPI, by department: the township's, or the county's when there are several townships."""
+    rows = [r for r in fetch_kpis(url, year=None, kpi=None, yearly_totals_only=True) if r["breakdown_member"] is None]
     if not rows:
         _say("\nNo published KPI values.")
         return
     latest = max(r["period_start_date"].year for r in rows)
     rows = [r for r in rows if r["period_start_date"].year == latest]
-    _say(f"\nPublished KPIs, whole township, {latest} (breakdowns and other periods: govkpi kpi --year {latest}):")
+    townships = {r["area_code"] for r in rows if r["area_level"] == "township"}
+    if len(townships) > 1:
+        rows = [r for r in rows if r["area_level"] == "county"]
+        whole = f"whole county ({len(townships)} townships; each township: govkpi kpi --year {latest})"
+    else:
+        rows = [r for r in rows if r["area_level"] == "township"]
+        whole = "whole township"
+    _say(f"\nPublished KPIs, {whole}, {latest} (breakdowns and other periods: govkpi kpi --year {latest}):")
     name_width = max(len(r["name_en"]) for r in rows)
     department = None
     for r in sorted(rows, key=lambda r: (r["department"], r["kpi_code"])):
@@ -217,7 +225,7 @@ def _fmt(value: object) -> str:
 # --------------------------------------------------------------------------
 
 
-def fetch_kpis(url: str, *, year: int | None, kpi: str | None, township_year_only: bool = False) -> list[dict]:
+def fetch_kpis(url: str, *, year: int | None, kpi: str | None, yearly_totals_only: bool = False) -> list[dict]:
     import psycopg
     from psycopg.rows import dict_row
 
@@ -229,8 +237,8 @@ def fetch_kpis(url: str, *, year: int | None, kpi: str | None, township_year_onl
     if kpi is not None:
         where.append("v.kpi_code = %s")
         params.append(kpi)
-    if township_year_only:
-        where.append("v.period_grain = 'year' and v.area_level = 'township'")
+    if yearly_totals_only:
+        where.append("v.period_grain = 'year' and v.area_level in ('township', 'county')")
     query = f"""
         select {', '.join('v.' + c for c in KPI_COLUMNS)}, k.name_en, k.name_zh, k.unit, k.department
         from marts.fct_kpi_value v
@@ -238,7 +246,7 @@ def fetch_kpis(url: str, *, year: int | None, kpi: str | None, township_year_onl
         where {' and '.join(where)}
         order by v.kpi_code, v.period_start_date,
                  case v.period_grain when 'year' then 0 when 'quarter' then 1 else 2 end,
-                 case v.area_level when 'township' then 0 else 1 end, v.area_code,
+                 case v.area_level when 'county' then 0 when 'township' then 1 else 2 end, v.area_code,
                  v.breakdown_dimension nulls first, v.breakdown_member nulls first
     """
     with psycopg.connect(url, row_factory=dict_row) as conn:
@@ -358,6 +366,35 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------
 # govkpi audit
 # --------------------------------------------------------------------------
+
+
+def cmd_access(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from govkpi import access
+    from govkpi.migrations import migrate
+    from govkpi.warehouse import resolve_url
+
+    url = resolve_url(args.settings)
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn)
+        try:
+            if args.action == "grant":
+                granted = access.grant(conn, args.role, args.area)
+                _say(f"{args.role} (and its members) may now read the published rows of {args.area} ({granted.area_level})")
+            elif args.action == "revoke":
+                removed = access.revoke(conn, args.role, args.area)
+                _say(f"removed {removed} grant(s) of {args.role}")
+            else:
+                rows = access.grants(conn)
+                if not rows:
+                    _say("No BI role may read township rows yet: `govkpi access grant ROLE AREA`.")
+                for g in rows:
+                    _say(f"{g.role_name:<24} {g.area_code:<16} {g.area_level or '?':<9} granted by {g.granted_by}")
+        except access.AccessError as exc:
+            print(f"govkpi access: {exc}", file=sys.stderr, flush=True)
+            return 2
+    return 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -538,6 +575,23 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("id", help="publication id, or `latest`")
     check.add_argument("--keep", action="store_true", help="keep the scratch schemas verify_<id>_* for a look")
     check.set_defaults(func=cmd_audit)
+
+    ac = sub.add_parser(
+        "access",
+        help="which published rows a BI role may read: grant a township (or the county), revoke, list",
+        description="Row-level security of the published marts: a role mapped to a township reads that township's "
+        "rows (and its villages'); mapped to the county, all rows; not mapped, no township rows.",
+    )
+    ac_sub = ac.add_subparsers(dest="action", required=True)
+    ac_grant = ac_sub.add_parser("grant", help="let ROLE and its members read AREA's rows")
+    ac_grant.add_argument("role")
+    ac_grant.add_argument("area", help="area_code of a township, or of the county")
+    ac_grant.set_defaults(func=cmd_access)
+    ac_revoke = ac_sub.add_parser("revoke", help="remove ROLE's grant of AREA (or all its grants)")
+    ac_revoke.add_argument("role")
+    ac_revoke.add_argument("area", nargs="?")
+    ac_revoke.set_defaults(func=cmd_access)
+    ac_sub.add_parser("list", help="every grant").set_defaults(func=cmd_access)
 
     # Each stage alone, for debugging and for scripts; the DAGs call the same functions.
     from govkpi.schemas import CANDIDATE

@@ -171,6 +171,21 @@ comment on column audit.load_manifest.township_code is
     'The township the file is for (by its name, or the register''s only one); null for a county file whose 乡镇 column names each row''s township. A file supersedes the loaded file of the same extract, period and township_code.';
 """,
     ),
+    Migration(
+        8,
+        "bi_area_access: which areas a BI role may read",
+        """
+create table if not exists audit.bi_area_access (
+    role_name text not null,
+    area_code text not null,
+    granted_at timestamptz not null default now(),
+    granted_by text not null default current_user,
+    primary key (role_name, area_code)
+);
+comment on table audit.bi_area_access is
+    'Row-level security of the published marts (govkpi.access): a role, and its members, may read the rows of these areas (a township: its own and its villages''; the county: all). A role with no row reads no township rows.';
+""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -3,7 +3,8 @@
 dbt builds the marts into `marts_audit`; dbt tests and the Great
 Expectations gate check that build; only then does `publish` copy it into a
 fresh schema and swap that in as `marts`, in one transaction, with the
-grants BI needs and the publication's log row. Readers see either the old
+grants BI needs, the row-level security that gives each township's login
+its own rows (govkpi.access), and the publication's log row. Readers see either the old
 publication or the new one, never a mix, and a failed gate never reaches
 this step, so the previous publication stays.
 
@@ -22,6 +23,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from govkpi import __version__, schemas
+from govkpi.access import apply_policies
 from govkpi.audit import schema_hashes
 from govkpi.migrations import migrate
 from govkpi.errors import GovkpiError
@@ -129,6 +131,8 @@ def publish_candidate(
         _copy_schema(conn, candidate, _NEXT_SCHEMA, tables)
         # What is about to be published, as `govkpi audit verify` will check it.
         content_hashes = schema_hashes(conn, _NEXT_SCHEMA, tables)
+        # each township's BI login reads its own rows (govkpi.access)
+        secured = apply_policies(conn, _NEXT_SCHEMA, tables, published)
         nxt = sql.Identifier(_NEXT_SCHEMA)
         has_published = conn.execute(
             "select 1 from pg_namespace where nspname = %s", (published,)
@@ -160,7 +164,10 @@ def publish_candidate(
             ),
         ).fetchone()
         row = returned(row, "insert into audit.publication")
-    log.info("published %d tables as %s (publication %s)", len(tables), published, row[0])
+    log.info(
+        "published %d tables as %s (publication %s); row-level security by township on %d of them",
+        len(tables), published, row[0], len(secured),
+    )
     return Publication(int(row[0]), tables, [int(f) for f, _ in file_rows])
 
 

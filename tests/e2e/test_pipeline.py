@@ -17,6 +17,8 @@ import pytest
 from conftest import SAMPLE_DIR, govkpi_env, resident_ids_in, run_govkpi, township_year
 from psycopg import sql
 
+from govkpi import access
+
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
 RAW_TABLES = ("hrss_training_class", "hrss_enrolment", "hrss_certificate", "hrss_placement")
@@ -225,7 +227,17 @@ def test_bi_role_reads_marts_and_nothing_else(second_run, published_db):
         ).fetchall()
         schemas = {s for s, _ in tables}
         assert {"marts", "raw", "audit", "staging"} <= schemas
-        conn.execute("set role govkpi_bi")
+        # a BI login reads the rows of the areas it was granted (govkpi.access):
+        # one granted the county reads them all, one granted nothing no township rows
+        for reader in ("bi_county_reader", "bi_reader_without_grant"):
+            conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(reader)))
+            conn.execute(sql.SQL("create role {} login in role govkpi_bi").format(sql.Identifier(reader)))
+        access.grant(conn, "bi_county_reader", "county")
+        conn.execute("set role bi_reader_without_grant")
+        assert conn.execute("select count(*) from marts.fct_kpi_value").fetchone()[0] == 0
+        assert conn.execute("select count(*) from marts.dim_kpi").fetchone()[0] > 0, "the catalogue is shared"
+        conn.execute("reset role")
+        conn.execute("set role bi_county_reader")
         for schema, table in tables:
             query = sql.SQL("select count(*) from {}").format(sql.Identifier(schema, table))
             if schema == "marts":
@@ -234,4 +246,8 @@ def test_bi_role_reads_marts_and_nothing_else(second_run, published_db):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(query)
         assert conn.execute("select count(*) from marts.fct_kpi_value").fetchone()[0] > 0
+        conn.execute("reset role")
+        everything = conn.execute("select count(*) from marts.fct_kpi_value").fetchone()[0]
+        conn.execute("set role bi_county_reader")
+        assert conn.execute("select count(*) from marts.fct_kpi_value").fetchone()[0] == everything
         conn.execute("reset role")

@@ -9,7 +9,10 @@ from govkpi.migrations import LATEST, MIGRATIONS, applied_version, migrate
 
 pytestmark = pytest.mark.integration
 
-AUDIT_TABLES = {"load_batch", "load_manifest", "quarantine", "validation_run", "validation_result", "publication", "schema_migration"}
+AUDIT_TABLES = {
+    "load_batch", "load_manifest", "quarantine", "validation_run", "validation_result", "publication", "schema_migration",
+    "bi_area_access",
+}
 
 
 def columns(conn: psycopg.Connection, table: str) -> list[str]:
