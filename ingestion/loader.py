@@ -225,6 +225,12 @@ def load_batch(
                 outcome.files.append(FileOutcome(delivered.path.name, delivered.spec.name, delivered.period, "previously_refused", file_id, message=note))
                 log.warning("%s: %s", delivered.path.name, note)
             continue
+        twin = next((p for p in pending if p.delivered.spec.name == delivered.spec.name and p.sha256 == sha), None)
+        if twin is not None:
+            note = f"identical to {twin.delivered.path.name} of this delivery; loaded once"
+            outcome.files.append(FileOutcome(delivered.path.name, delivered.spec.name, delivered.period, "already_loaded", None, message=note))
+            log.info("%s: %s", delivered.path.name, note)
+            continue
         pending.append(_FileLoad(delivered, sha, size, areas.file_township(delivered.path.name) if areas else None))
     if not pending:
         return outcome
