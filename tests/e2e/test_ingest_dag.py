@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from conftest import ROOT, copy_samples, govkpi_env, run_dag
+from conftest import ROOT, copy_samples, govkpi_env, run_dag, run_govkpi
 
 from govkpi import orchestrate
 from govkpi.settings import load_settings
@@ -186,6 +186,21 @@ def test_corrected_march_roster_supersedes_and_is_published(published, published
     assert kpi(published_db, "hrss_trainees", "month", f"{month}-01") == trainees_month - 1
     assert kpi(published_db, "hrss_trainees", "year", "2023-01-01") == trainees_year - 1
     assert kpi(published_db, "hrss_trainees", "month", f"{other_month}-01") == trainees_other
+
+    # The build recomputed the periods the correction touched, not the year
+    # of every KPI (docs/adr/0024) ...
+    with psycopg.connect(published_db) as conn:
+        rebuilt = set(conn.execute(
+            "select measure_code, period_grain, to_char(period_start_date, 'YYYY-MM') "
+            "from intermediate.kpi_changed_partitions"
+        ).fetchall())
+    assert {("hrss_trainees", "month", month), ("hrss_trainees", "year", "2023-01")} <= rebuilt, rebuilt
+    assert ("hrss_trainees", "month", other_month) not in rebuilt, rebuilt
+    assert not any(code.startswith(("health_", "enf_")) for code, _, _ in rebuilt), rebuilt
+    # ... and what it published is what a rebuild from scratch of the same files gives
+    verified = run_govkpi(["audit", "verify", "latest"], env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "matches" in verified.stdout
 
 
 def test_missing_delivery_fails_at_its_deadline_naming_it(published, published_db):

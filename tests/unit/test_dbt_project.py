@@ -55,7 +55,14 @@ def test_every_kpi_has_a_unit_test_and_marts_use_no_select_star(tmp_path):
     assert set(incremental) == {
         "fct_training_enrolment", "fct_inpatient_stay", "fct_remote_reading",
         "fct_expert_round", "fct_medical_aid_payment", "fct_enforcement_case",
+        "fct_kpi_value",
     }
+    # by changed period: the partitions kpi_changed_partitions lists are replaced (docs/adr/0024)
+    kpi_values = incremental.pop("fct_kpi_value")
+    assert kpi_values["config"]["on_schema_change"] == "fail"
+    assert kpi_values["config"]["incremental_strategy"] == "append"
+    assert any("delete_changed_kpi_partitions" in hook["sql"] for hook in kpi_values["config"]["pre-hook"])
+    assert any("record_kpi_fingerprints" in hook["sql"] for hook in kpi_values["config"]["post-hook"])
     for name, node in incremental.items():
         assert node["config"]["on_schema_change"] == "fail", name
         assert node["config"]["incremental_strategy"] == "append", name

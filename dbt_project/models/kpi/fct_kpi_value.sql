@@ -5,6 +5,21 @@
     as-of-period-end snapshots), ratios (rates in percent and averages) from
     kpi_ratios_calculated; nothing is recomputed or re-aggregated here.
 -#}
+{#- Built by changed period (docs/adr/0024, macros/kpi_partitions.sql): the
+    partitions kpi_changed_partitions lists are deleted and inserted again
+    (the aggregators read only those); a full refresh rebuilds it whole.
+    Then planner statistics for the gate and for publish, as the other
+    marts, and the fingerprints these rows were computed from. -#}
+-- depends_on: {{ ref('kpi_changed_partitions') }}
+-- depends_on: {{ ref('kpi_input_fingerprints') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_kpi_partitions() }}",
+    post_hook=["analyze {{ this }}", "{{ record_kpi_fingerprints() }}"]
+) }}
+
 with
 
 measure_values as (

@@ -50,6 +50,11 @@ events_in_periods as (
         measure_events.counted_key
     from measure_events
     cross join period_grains
+    -- only the periods whose inputs changed (all of them on a full build)
+    inner join {{ ref('kpi_changed_partitions') }} as changed
+        on measure_events.measure_code = changed.measure_code
+        and period_grains.period_grain = changed.period_grain
+        and cast(date_trunc(period_grains.period_grain, cast(measure_events.event_date as timestamp)) as date) = changed.period_start_date
 
 ),
 

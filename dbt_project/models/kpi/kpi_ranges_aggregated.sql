@@ -101,6 +101,11 @@ measure_periods as (
     from measures
     inner join delivered_periods
         on measures.extract_name = delivered_periods.extract_name
+    -- only the periods whose inputs changed (all of them on a full build)
+    inner join {{ ref('kpi_changed_partitions') }} as changed
+        on measures.measure_code = changed.measure_code
+        and delivered_periods.period_grain = changed.period_grain
+        and delivered_periods.period_start_date = changed.period_start_date
 
 ),
 
