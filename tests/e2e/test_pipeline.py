@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import SAMPLE_DIR, govkpi_env, resident_ids_in, run_govkpi, township_year
+from conftest import ROOT, SAMPLE_DIR, govkpi_env, resident_ids_in, run_govkpi, township_year
 from psycopg import sql
 
 from govkpi import access
@@ -167,6 +167,20 @@ def test_second_run_publishes_the_same_values_with_no_duplicates(first_run, seco
                 sql.SQL("select count(*), count(distinct t) from {} t").format(ident)
             ).fetchone()
             assert total == distinct, f"{schema}.{table} has duplicate rows"
+
+
+def test_a_second_build_of_the_same_code_skips_the_unit_tests(second_run, state_dir):
+    """Unit tests read only fixtures: once they passed on this code, the next build runs the data tests alone (ADR 0025)."""
+    from govkpi.dbt_session import UNIT_TESTS_PASSED, project_code_sha256
+
+    target = state_dir / "dbt" / "target"
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    kinds = {r["unique_id"].split(".")[0] for r in results}
+    assert "test" in kinds and "model" in kinds
+    assert "unit_test" not in kinds, "the unit tests ran again on unchanged code"
+    passed = json.loads((target / UNIT_TESTS_PASSED).read_text())
+    assert passed["code_sha256"] == project_code_sha256(ROOT / "dbt_project")
+    assert passed["unit_tests"] >= 30 and passed["invocation_id"]
 
 
 def test_no_resident_id_in_clear_anywhere(second_run, published_db, state_dir):
