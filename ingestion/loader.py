@@ -253,6 +253,7 @@ def load_batch(
 
     outcome.batch_id = batch_id
     outcome.status = "loaded"
+    _analyze_loaded(conn, pending)
     for load in pending:
         outcome.files.append(
             FileOutcome(
@@ -270,6 +271,22 @@ def load_batch(
     for line in outcome.rejects:
         log.warning("quarantined: %s", line)
     return outcome
+
+
+def _analyze_loaded(conn: psycopg.Connection, pending: list[_FileLoad]) -> None:
+    """Planner statistics for the tables a batch has just written (docs/adr/0023).
+
+    The gate's manifest-vs-raw checks and the staging views read these
+    tables minutes later, before autovacuum would have analysed them (or
+    never, where it is off): without statistics a county's reconciliation
+    took 26 s instead of 1 s. ANALYZE samples a fixed number of rows, so it
+    costs about the same for a month's delivery as for the archive.
+    """
+    tables = sorted({load.delivered.spec.table for load in pending})
+    for table in tables:
+        conn.execute(sql.SQL("analyze {}.{}").format(sql.Identifier(RAW_SCHEMA), sql.Identifier(table)))
+    conn.execute("analyze audit.load_manifest")
+    conn.execute("analyze audit.quarantine")
 
 
 def _refuse_two_files_for_one_slot(pending: list[_FileLoad]) -> None:

@@ -433,3 +433,17 @@ def test_a_register_with_two_townships_of_one_name_is_refused(tmp_path):
 
     with pytest.raises(Exception, match="two townships are named 青山镇"):
         AreaRegister.from_landing(tmp_path)
+
+
+def test_a_loaded_batch_leaves_planner_statistics_on_what_it_wrote(conn, tmp_path):
+    """The gate and the staging views read raw tables right after a load: statistics must be there (ADR 0023)."""
+    write_roster(tmp_path, roster_lines(12), name="培训学员花名册_2023-stats.csv")
+
+    outcome = load(conn, tmp_path)
+
+    assert outcome.status == "loaded"
+    for table in ("raw.hrss_enrolment", "audit.load_manifest"):
+        rows = conn.execute(f"select count(*) from {table}").fetchone()[0]
+        # ANALYZE of a table this small counts every row; -1 would mean never analysed
+        estimated = conn.execute("select reltuples from pg_class where oid = %s::regclass", (table,)).fetchone()[0]
+        assert estimated == rows, (table, estimated, rows)

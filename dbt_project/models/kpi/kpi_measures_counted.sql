@@ -14,6 +14,12 @@
     township-only measure) counts in the township rows and gives no village
     row.
 -#}
+{#- A table, rebuilt each build with the partitions kpi_changed_partitions
+    lists (all of them on a full build): computed once, then read by
+    kpi_measure_values (twice, for the values and for the ratios) and by the
+    tests (docs/adr/0024). -#}
+{{ config(materialized='table', post_hook="analyze {{ this }}") }}
+
 with
 
 measure_events as (

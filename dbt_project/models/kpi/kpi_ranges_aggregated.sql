@@ -23,6 +23,12 @@
     (the extract was delivered and says there is nothing). Village rows
     exist only where a range is counted in a village.
 -#}
+{#- A table, rebuilt each build with the partitions kpi_changed_partitions
+    lists (all of them on a full build): computed once, then read by
+    kpi_measure_values (twice, for the values and for the ratios) and by the
+    tests (docs/adr/0024). -#}
+{{ config(materialized='table', post_hook="analyze {{ this }}") }}
+
 with
 
 measure_ranges as (
