@@ -1,7 +1,8 @@
 {#-
     What the KPI values of each measure and month are computed from, as one
     fingerprint per measure x calendar month: the number of input rows and
-    the sum of their hashes, mixed with the measure's registry row.
+    the sum of their hashes, mixed with the measure's registry row
+    and whether the catalogue (dim_kpi) publishes it.
 
     The inputs of a month are
     - events and amounts dated in it (kpi_measure_events, kpi_measure_amounts);
@@ -31,6 +32,16 @@ definitions as (
             ('{{ measure.measure }}', '{{ tojson(measure, sort_keys=true) | replace("'", "''") }}'){% if not loop.last %},{% endif %}
         {%- endfor %}
     ) as registry (measure_code, definition)
+
+),
+
+-- a measure published or not (its row in the catalogue, dim_kpi):
+-- fct_kpi_value keeps only published measures, so adding a catalogue row
+-- must recompute the measure
+published as (
+
+    select kpi_code
+    from {{ ref('dim_kpi') }}
 
 ),
 
@@ -129,7 +140,13 @@ select
     per_month.measure_code,
     per_month.month_start_date,
     per_month.input_rows,
-    md5(coalesce(definitions.definition, '') || ' ' || per_month.input_rows || ' ' || per_month.hash_sum) as fingerprint
+    md5(
+        coalesce(definitions.definition, '')
+        || case when published.kpi_code is null then ' helper ' else ' published ' end
+        || per_month.input_rows || ' ' || per_month.hash_sum
+    ) as fingerprint
 from per_month
 left join definitions
     on per_month.measure_code = definitions.measure_code
+left join published
+    on per_month.measure_code = published.kpi_code
