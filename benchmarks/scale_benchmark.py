@@ -69,8 +69,10 @@ out = {"rows_loaded": rows}
 """,
     "build": """
 from govkpi.pipeline import build_audit
+from govkpi.publication_docs import stage_build_docs
 result = build_audit(settings, docs=True)
-out = {"nodes": result.nodes, "target": str(result.target_path)}
+# As the DAG's build task: the docs are copied out for `document`; the target folder stays for the next build.
+out = {"nodes": result.nodes, "docs": str(stage_build_docs(settings.state_dir, result.target_path, result.invocation_id))}
 """,
     "gate": """
 from govkpi.pipeline import validate_raw, validate_audit
@@ -84,7 +86,7 @@ out = {"publication_id": publish(settings, validation_run_id=args["validation_ru
     "document": """
 from pathlib import Path
 from govkpi.publication_docs import document_publication
-out = {"docs": str(document_publication(settings, settings.require_warehouse_url(), args["publication_id"], Path(args["target"])))}
+out = {"docs": str(document_publication(settings, settings.require_warehouse_url(), args["publication_id"], Path(args["docs"])))}
 """,
 }
 PRELUDE = """

@@ -186,6 +186,27 @@ comment on table audit.bi_area_access is
     'Row-level security of the published marts (govkpi.access): a role, and its members, may read the rows of these areas (a township: its own and its villages''; the county: all). A role with no row reads no township rows.';
 """,
     ),
+    Migration(
+        9,
+        "validation runs: the suites' code, and the KPI partitions checked",
+        """
+alter table audit.validation_run add column if not exists suite_sha256 text;
+alter table audit.validation_run add column if not exists kpi_scope text;
+comment on column audit.validation_run.suite_sha256 is
+    'SHA-256 of the expectation suites'' code (the expectations package) the run validated with';
+comment on column audit.validation_run.kpi_scope is
+    'Which fct_kpi_value partitions the partition checks read: every one, and why, or those that differ from a publication validated with the same suites (docs/adr/0026)';
+create table if not exists audit.validation_kpi_scope (
+    validation_run_id bigint not null references audit.validation_run (validation_run_id),
+    kpi_code text,
+    period_grain text,
+    period_start_date date
+);
+create index if not exists validation_kpi_scope_run_idx on audit.validation_kpi_scope (validation_run_id);
+comment on table audit.validation_kpi_scope is
+    'The KPI partitions (KPI, grain, period) whose rows the partition checks of fct_kpi_value read in a validation run (docs/adr/0026)';
+""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -38,10 +38,39 @@ from govkpi.settings import Settings
 log = logging.getLogger(__name__)
 
 PUBLICATIONS_SUBDIR = "publications"
+# Where each build's dbt docs wait for `document` (<state>/dbt/docs/<invocation id>/).
+DOCS_SUBDIR = ("dbt", "docs")
 
 
 class DocsUnavailable(GovkpiError):
     """A publication's documentation cannot be produced (named input missing)."""
+
+
+def stage_build_docs(state_dir: Path, target: Path, invocation_id: str) -> Path:
+    """Copy a build's dbt docs out of dbt's target folder for `document`; returns the copy's folder.
+
+    The target folder itself stays: its partial-parse state and the record
+    of the code's passed unit tests (docs/adr/0025) serve the next build,
+    which overwrites the docs in it.
+    """
+    from govkpi.transform import DBT_DOCS_FILES
+
+    root = state_dir.joinpath(*DOCS_SUBDIR)
+    staged = root / (invocation_id or "unknown")
+    # One build at a time writes here (max_active_runs=1, the pool): what an
+    # earlier run left (its gate failed, so it was never documented) goes.
+    if root.is_dir():
+        for old in root.iterdir():
+            shutil.rmtree(old, ignore_errors=True)
+    staged.mkdir(parents=True)
+    missing = [name for name in DBT_DOCS_FILES if not (target / name).is_file()]
+    if missing:
+        # The build passed; its documentation failed (dbt logged why). `document` says so after publish.
+        log.warning("dbt docs of invocation %s are incomplete (missing %s)", invocation_id, ", ".join(missing))
+    for name in DBT_DOCS_FILES:
+        if (target / name).is_file():
+            shutil.copyfile(target / name, staged / name)
+    return staged
 
 
 def publication_dir(settings: Settings, publication_id: int) -> Path:

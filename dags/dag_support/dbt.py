@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,8 +43,6 @@ PROFILE_NAME, TARGET_NAME = "govkpi", "default"
 INVOCATION_XCOM_KEY = "dbt_invocation_id"
 # Every data test's and unit test's verdict, for the validation run (expectations.gate).
 TESTS_XCOM_KEY = "dbt_test_outcomes"
-# Where each build's dbt docs wait for `document` (<state>/dbt/docs/<invocation id>/).
-DOCS_SUBDIR = ("dbt", "docs")
 
 
 def build_candidate(settings: Settings, task_instance: Any) -> str:
@@ -66,7 +63,9 @@ def build_candidate(settings: Settings, task_instance: Any) -> str:
         results = _read_json(target / "run_results.json")
         if results is not None:
             _report(task_instance, settings.dbt_project_dir, target, results, connection)
-    return str(_stage_docs(settings.state_dir, target, result.invocation_id))
+    from govkpi.publication_docs import stage_build_docs
+
+    return str(stage_build_docs(settings.state_dir, target, result.invocation_id))
 
 
 def mask_warehouse_password(warehouse_url: str) -> None:
@@ -98,28 +97,6 @@ def _report(
     with _environment({k: v for k, v in connection.items() if k != "GOVKPI_DBT_PASSWORD"}):
         emit_dbt_events(project_dir, task_instance, profile_name=PROFILE_NAME, target=TARGET_NAME, target_path=target)
     log.info("dbt invocation %s: %d nodes", invocation_id, len(results.get("results", [])))
-
-
-def _stage_docs(state_dir: Path, target: Path, invocation_id: str) -> Path:
-    """Copy this build's dbt docs out of the target folder (the next build overwrites it) for `document`."""
-    from govkpi.transform import DBT_DOCS_FILES
-
-    root = state_dir.joinpath(*DOCS_SUBDIR)
-    staged = root / (invocation_id or "unknown")
-    # One build at a time writes here (max_active_runs=1, the pool): what an
-    # earlier run left (its gate failed, so it was never documented) goes.
-    if root.is_dir():
-        for old in root.iterdir():
-            shutil.rmtree(old, ignore_errors=True)
-    staged.mkdir(parents=True)
-    missing = [name for name in DBT_DOCS_FILES if not (target / name).is_file()]
-    if missing:
-        # The build passed; its documentation failed (dbt logged why). `document` says so after publish.
-        log.warning("dbt docs of invocation %s are incomplete (missing %s)", invocation_id, ", ".join(missing))
-    for name in DBT_DOCS_FILES:
-        if (target / name).is_file():
-            shutil.copyfile(target / name, staged / name)
-    return staged
 
 
 def _import_gate() -> None:

@@ -516,3 +516,68 @@ def test_url_conversion_keeps_socket_parameters() -> None:
         == "postgresql+psycopg://postgres:@/govkpi?host=/abs/socket/dir"
     )
     assert to_sqlalchemy_url("postgres://u:p%40ss@db:5432/govkpi") == "postgresql+psycopg://u:p%40ss@db:5432/govkpi"
+
+
+def _kpi_scope(conn: psycopg.Connection, run_id: int) -> tuple[str, set[tuple]]:
+    reason = conn.execute(
+        "select kpi_scope from audit.validation_run where validation_run_id = %s", (run_id,)
+    ).fetchone()
+    partitions = conn.execute(
+        "select kpi_code, period_grain, period_start_date from audit.validation_kpi_scope where validation_run_id = %s",
+        (run_id,),
+    ).fetchall()
+    assert reason is not None
+    return reason[0], set(partitions)
+
+
+def test_partition_checks_read_the_kpi_partitions_that_differ_from_the_publication(
+    warehouse_url: str, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/adr/0026: what a publication's gate checked is not checked again; everything else is."""
+    from expectations import gate
+    from govkpi.publish import publish_candidate
+
+    every = {
+        (code, grain, start)
+        for code, grain, start in conn.execute(
+            f"select distinct kpi_code, period_grain, period_start_date from {CANDIDATE}.fct_kpi_value"
+        ).fetchall()
+    }
+    try:
+        conn.execute("drop schema if exists marts cascade")
+        first = run_gate(warehouse_url)
+        reason, scope = _kpi_scope(conn, first.validation_run_id)
+        assert first.success and scope == every and reason.startswith("every partition")
+        publication = publish_candidate(conn, validation_run_id=first.validation_run_id).publication_id
+
+        # Nothing changed since the publication: no partition is checked again, and the run passes.
+        unchanged = run_gate(warehouse_url)
+        reason, scope = _kpi_scope(conn, unchanged.validation_run_id)
+        assert unchanged.success and scope == set() and reason == f"the partitions whose rows differ from publication {publication}"
+
+        # A village above its township in one partition: that partition is checked, and fails.
+        conn.execute(
+            f"update {CANDIDATE}.fct_kpi_value set value = 3 where kpi_code = 'hrss_certificates' and area_code = 'V02'"
+        )
+        broken = run_gate(warehouse_url)
+        reason, scope = _kpi_scope(conn, broken.validation_run_id)
+        assert scope == {("hrss_certificates", "year", date(2024, 1, 1))}
+        assert failed_checks(broken) == {"contract: township count not below a village's"}
+        (failure,) = broken.failures
+        assert "village_code=V02" in failure.message and "village_value=3" in failure.message
+
+        # A dimension the checks read differs from the published one: every partition again.
+        conn.execute(f"update {CANDIDATE}.fct_kpi_value set value = 1 where kpi_code = 'hrss_certificates' and area_code = 'V02'")
+        conn.execute(f"update {CANDIDATE}.dim_area set name_en = name_en || ' (renamed)' where area_code = 'V01'")
+        renamed = run_gate(warehouse_url)
+        reason, scope = _kpi_scope(conn, renamed.validation_run_id)
+        assert renamed.success and scope == every and reason == f"every partition: dim_area differs from publication {publication}'s"
+
+        # Suites' code other than the publication's: every partition again.
+        conn.execute(f"update {CANDIDATE}.dim_area set name_en = replace(name_en, ' (renamed)', '')")
+        monkeypatch.setattr(gate, "suite_code_sha256", lambda: "0" * 64)
+        recoded = run_gate(warehouse_url)
+        reason, scope = _kpi_scope(conn, recoded.validation_run_id)
+        assert scope == every and reason == f"every partition: publication {publication} was validated by other suites' code"
+    finally:
+        conn.execute("drop schema if exists marts cascade")
