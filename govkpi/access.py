@@ -41,7 +41,7 @@ MAPPING_TABLE = "bi_area_access"
 TOWNSHIP_POLICY = "township_rows"
 AUDITOR_POLICY = "auditor_reads_all"
 # Published tables whose rows belong to areas by their area_code.
-AREA_CODE_TABLES = ("fct_kpi_value", "dim_area")
+AREA_CODE_TABLES = ("fct_kpi_value", "fct_kpi_status", "fct_kpi_comparison", "dim_area")
 
 
 class AccessError(GovkpiError):

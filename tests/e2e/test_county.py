@@ -173,21 +173,32 @@ def test_each_township_login_reads_only_its_own_rows_and_the_county_login_reads_
                 assert seen == {township_key(area): owner[township_key(area)]}, (table, role)
             assert counts("bi_county", table) == (total, owner), table
 
-        def areas_seen(role: str) -> set[tuple[str, str]]:
-            conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
+        def areas_seen(role: str | None, table: str = "fct_kpi_value") -> set[tuple[str, str]]:
+            if role:
+                conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
             try:
                 return set(
                     conn.execute(
-                        "select distinct v.area_level, coalesce(a.township_code, v.area_code) "
-                        "from marts.fct_kpi_value v left join marts.dim_area a on a.area_code = v.area_code"
+                        sql.SQL(
+                            "select distinct v.area_level, coalesce(a.township_code, v.area_code) "
+                            "from marts.{} v left join marts.dim_area a on a.area_code = v.area_code"
+                        ).format(sql.Identifier(table))
                     ).fetchall()
                 )
             finally:
                 conn.execute("reset role")
 
-        assert areas_seen("bi_township") == {("township", "township"), ("village", "township")}
-        assert areas_seen("bi_t02") == {("township", "t02"), ("village", "t02")}
-        assert ("county", "county") in areas_seen("bi_county")
+        # the KPI values and what they are compared with: by area
+        for table in ("fct_kpi_value", "fct_kpi_comparison"):
+            assert areas_seen("bi_township", table) == {("township", "township"), ("village", "township")}, table
+            assert areas_seen("bi_t02", table) == {("township", "t02"), ("village", "t02")}, table
+            assert areas_seen("bi_county", table) == areas_seen(None, table), table
+            assert ("county", "county") in areas_seen("bi_county", table), table
+        # the bundled targets are the bundled township's and the county's
+        assert areas_seen(None, "fct_kpi_status") == {("township", "township"), ("county", "county")}
+        assert areas_seen("bi_township", "fct_kpi_status") == {("township", "township")}
+        assert areas_seen("bi_t02", "fct_kpi_status") == set()
+        assert areas_seen("bi_county", "fct_kpi_status") == areas_seen(None, "fct_kpi_status")
         conn.execute("set role bi_t02")
         try:
             other = conn.execute(
@@ -197,3 +208,32 @@ def test_each_township_login_reads_only_its_own_rows_and_the_county_login_reads_
             assert conn.execute("select count(*) from marts.dim_kpi").fetchone()[0] == 25, "the catalogue is shared"
         finally:
             conn.execute("reset role")
+
+
+def test_townships_are_ranked_in_the_county_by_their_published_values(county_db):
+    """fct_kpi_comparison over the county's real values: each township's rank is its place by value (ties share)."""
+    with psycopg.connect(county_db) as conn:
+        rows = conn.execute(
+            "select c.kpi_code, c.period_start_date, c.area_code, c.value, c.rank_in_parent, c.ranked_areas, k.direction "
+            "from marts.fct_kpi_comparison c join marts.dim_kpi k using (kpi_code) "
+            "where c.area_level = 'township' and c.period_grain = 'year' and c.breakdown_dimension is null"
+        ).fetchall()
+        county = conn.execute(
+            "select count(*) from marts.fct_kpi_comparison where area_level = 'county' and rank_in_parent is not null"
+        ).fetchone()[0]
+    assert county == 0, "the county has no siblings to be ranked among"
+    groups: dict[tuple, list] = {}
+    for kpi, year, area, value, rank, ranked, direction in rows:
+        groups.setdefault((kpi, year, direction), []).append((area, value, rank, ranked))
+    ranked_groups = 0
+    for (kpi, year, direction), members in groups.items():
+        valued = [m for m in members if m[1] is not None]
+        for area, value, rank, ranked in members:
+            if value is None:
+                assert rank is None, (kpi, year, area)
+                continue
+            better = [v for _, v, _, _ in valued if (v < value if direction == "lower_is_better" else v > value)]
+            assert rank == len(better) + 1, (kpi, year, area, value, rank)
+            assert ranked == len(valued), (kpi, year, area)
+        ranked_groups += len(valued) > 1
+    assert ranked_groups >= 20, "most KPIs have values for several townships in a year"

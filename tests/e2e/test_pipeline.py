@@ -128,6 +128,31 @@ def test_every_defined_kpi_is_published(first_run, published_db):
     assert defined == {r["kpi_code"] for r in rows}
 
 
+def test_every_kpi_of_2023_has_a_published_target_and_status(first_run, published_db):
+    """fct_kpi_status: the bundled targets (seeds/kpi_targets.csv) against the published 2023 values."""
+    with psycopg.connect(published_db) as conn:
+        rows = conn.execute(
+            "select s.kpi_code, s.value, v.value, s.target_value, s.status, s.kpi_version, s.target_version "
+            "from marts.fct_kpi_status s left join marts.fct_kpi_value v "
+            "on v.kpi_code = s.kpi_code and v.period_grain = s.period_grain and v.period_start_date = s.period_start_date "
+            "and v.area_code = s.area_code and v.breakdown_dimension is null "
+            "where s.area_code = 'township' and s.period_grain = 'year' and s.period_start_date = '2023-01-01'"
+        ).fetchall()
+        defined = {r[0] for r in conn.execute("select kpi_code from marts.dim_kpi").fetchall()}
+    status = {code: (value, target, state, kpi_version, target_version) for code, value, published, target, state, kpi_version, target_version in rows}
+    assert set(status) == defined and len(rows) == 25
+    for code, value, published, *_ in rows:
+        assert value == published is not None, code
+    assert all(state in ("green", "amber", "red") for _, _, state, _, _ in status.values())
+    assert all(kpi_version == 1 for *_, kpi_version, _ in status.values())
+    # the revised target (version 2) is the one used; both directions; the seed's figures
+    assert status["hrss_trainees"] == (571, 560, "green", 1, 2)
+    assert status["hrss_certificates"][:3] == (524, 550, "amber")
+    assert status["hrss_trainees_placed"][2] == "red"
+    assert status["enf_median_days_to_close"][1:3] == (30, "red"), "lower is better: 46.5 days against 30"
+    assert status["health_remote_reading_turnaround_hours"][1:3] == (2, "green"), "lower is better: 1.48 h against 2"
+
+
 def test_json_rows_have_exactly_the_contract_columns(first_run):
     _, rows, _ = first_run
     columns = [
