@@ -41,6 +41,15 @@ KPI_COLUMNS = (
 )
 
 
+def _moment(text: str) -> dt.datetime:
+    """An ISO 8601 date or time; without a zone, UTC."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date or time, e.g. 2024-03-01 or 2024-03-01T09:30+08:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
 def _say(message: str = "") -> None:
     print(message, flush=True)
 
@@ -261,7 +270,23 @@ def cmd_kpi(args: argparse.Namespace) -> int:
 
     settings: Settings = args.settings
     url = resolve_url(settings)
-    rows = fetch_kpis(url, year=args.year, kpi=args.kpi)
+    if args.action == "diff":
+        return _kpi_diff(url, args)
+    if args.publications:
+        raise SystemExit("govkpi kpi: publication numbers go with `govkpi kpi diff A B`")
+    if args.as_of is not None:
+        import psycopg
+
+        from govkpi.ledger import values_as_of
+
+        with psycopg.connect(url) as conn:
+            as_of = values_as_of(conn, args.as_of, year=args.year, kpi=args.kpi)
+        rows = as_of.rows
+        if not args.json:
+            _say(f"As public at {args.as_of.isoformat()}: publication {as_of.publication_id} "
+                 f"(published {as_of.published_at.isoformat(timespec='seconds')})")
+    else:
+        rows = fetch_kpis(url, year=args.year, kpi=args.kpi)
     if args.json:
         _say(json.dumps([{c: json_value(r[c]) for c in KPI_COLUMNS} for r in rows], ensure_ascii=False, indent=2))
         return 0
@@ -277,6 +302,36 @@ def cmd_kpi(args: argparse.Namespace) -> int:
             f"{r['kpi_code']:<28} {r['period_grain']:<7} {r['period_start_date'].isoformat():<10} {r['area_code']:<10} "
             f"{breakdown:<22} {_fmt(r['value']):>10} {_fmt(r['numerator']):>8} {_fmt(r['denominator']):>8}"
         )
+    return 0
+
+
+def _kpi_diff(url: str, args: argparse.Namespace) -> int:
+    import psycopg
+
+    from govkpi.ledger import diff
+
+    if len(args.publications) != 2:
+        raise SystemExit("govkpi kpi diff takes two publication ids, e.g. `govkpi kpi diff 3 5` (govkpi audit publications lists them)")
+    a, b = args.publications
+    with psycopg.connect(url) as conn:
+        rows = diff(conn, a, b)
+    if args.json:
+        _say(json.dumps([{k: json_value(v) for k, v in r.items()} for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        _say(f"No KPI value differs between publications {a} and {b}.")
+        return 0
+    _say(f"{len(rows)} KPI values differ between publications {a} and {b}:")
+    for r in rows:
+        breakdown = f" {r['breakdown_dimension']}={r['breakdown_member']}" if r["breakdown_member"] else ""
+        _say(
+            f"  {r['kpi_code']} {r['period_grain']} {r['period_start_date'].isoformat()} {r['area_code']}{breakdown}: "
+            f"{_fmt(r['value_a'])} -> {_fmt(r['value_b'])}"
+        )
+        for name in r["files_added"]:
+            _say(f"      + {name}")
+        for name in r["files_withdrawn"]:
+            _say(f"      - {name}")
     return 0
 
 
@@ -549,9 +604,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                      help="also log progress details and print the seconds each stage took")
     run.set_defaults(func=cmd_run)
-    kpi = sub.add_parser("kpi", help="print published KPI values")
+    kpi = sub.add_parser(
+        "kpi",
+        help="print published KPI values (now, or as public at a moment), or the values two publications differ in",
+        description="`govkpi kpi [--year Y] [--kpi CODE] [--as-of WHEN]`: the published values; "
+        "`govkpi kpi diff A B`: the values that differ between publications A and B, with the files that changed.",
+    )
+    kpi.add_argument("action", nargs="?", choices=["diff"], help="diff: compare two publications")
+    kpi.add_argument("publications", nargs="*", type=int, help="with diff: two publication ids")
     kpi.add_argument("--year", type=int)
     kpi.add_argument("--kpi", help="one KPI code, e.g. hrss_trainees")
+    kpi.add_argument(
+        "--as-of", type=_moment, metavar="WHEN",
+        help="what was public at WHEN (ISO 8601, e.g. 2024-03-01 or 2024-03-01T09:30+08:00; a date means its start, in UTC)",
+    )
     kpi.add_argument("--json", action="store_true", help="a JSON array of fct_kpi_value rows")
     kpi.set_defaults(func=cmd_kpi)
     wh = sub.add_parser("warehouse", help="manage the embedded warehouse")

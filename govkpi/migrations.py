@@ -192,10 +192,13 @@ comment on table audit.bi_area_access is
         """
 alter table audit.validation_run add column if not exists suite_sha256 text;
 alter table audit.validation_run add column if not exists kpi_scope text;
+alter table audit.validation_run add column if not exists kpi_scope_publication_id bigint;
 comment on column audit.validation_run.suite_sha256 is
     'SHA-256 of the expectation suites'' code (the expectations package) the run validated with';
 comment on column audit.validation_run.kpi_scope is
     'Which fct_kpi_value partitions the partition checks read: every one, and why, or those that differ from a publication validated with the same suites (docs/adr/0026)';
+comment on column audit.validation_run.kpi_scope_publication_id is
+    'The publication the recorded KPI partitions differ from; null when they are every partition';
 create table if not exists audit.validation_kpi_scope (
     validation_run_id bigint not null references audit.validation_run (validation_run_id),
     kpi_code text,
@@ -205,6 +208,35 @@ create table if not exists audit.validation_kpi_scope (
 create index if not exists validation_kpi_scope_run_idx on audit.validation_kpi_scope (validation_run_id);
 comment on table audit.validation_kpi_scope is
     'The KPI partitions (KPI, grain, period) whose rows the partition checks of fct_kpi_value read in a validation run (docs/adr/0026)';
+""",
+    ),
+    Migration(
+        10,
+        "kpi_value_ledger: every published KPI value, when it was published and replaced",
+        """
+create table if not exists audit.kpi_value_ledger (
+    kpi_code text not null,
+    period_grain text not null,
+    period_start_date date not null,
+    area_level text not null,
+    area_code text not null,
+    breakdown_dimension text,
+    breakdown_member text,
+    value numeric,
+    numerator numeric,
+    denominator numeric,
+    published_in bigint not null references audit.publication (publication_id),
+    replaced_in bigint references audit.publication (publication_id)
+);
+-- one live value per KPI, period, area and breakdown member
+create unique index if not exists kpi_value_ledger_live_idx on audit.kpi_value_ledger (
+    kpi_code, period_grain, period_start_date, area_level, area_code,
+    coalesce(breakdown_dimension, ''), coalesce(breakdown_member, '')
+) where replaced_in is null;
+create index if not exists kpi_value_ledger_published_in_idx on audit.kpi_value_ledger (published_in);
+create index if not exists kpi_value_ledger_replaced_in_idx on audit.kpi_value_ledger (replaced_in);
+comment on table audit.kpi_value_ledger is
+    'Every published fct_kpi_value row: published_in is the publication that first published the value, replaced_in the one that changed or withdrew it (null while live). govkpi kpi --as-of and govkpi kpi diff read it (govkpi.ledger, docs/adr/0028).';
 """,
     ),
 )

@@ -27,6 +27,7 @@ from govkpi.access import apply_policies
 from govkpi.audit import schema_hashes
 from govkpi.migrations import migrate
 from govkpi.errors import GovkpiError
+from govkpi.ledger import record_publication
 from govkpi.warehouse import AUDITOR_ROLE, BI_ROLE, ensure_roles
 from ingestion.ddl import returned
 
@@ -39,7 +40,10 @@ _NEXT_SCHEMA = schemas.PUBLISH_NEXT
 
 # What the auditor role reads of the audit trail; audit.quarantine is
 # granted column by column, without raw_record (rows as delivered).
-AUDITOR_TABLES = ("load_batch", "load_manifest", "validation_run", "validation_result", "publication")
+AUDITOR_TABLES = (
+    "load_batch", "load_manifest", "validation_run", "validation_result", "validation_kpi_scope", "publication",
+    "kpi_value_ledger",
+)
 
 
 class PublishRefused(GovkpiError):
@@ -164,6 +168,9 @@ def publish_candidate(
             ),
         ).fetchone()
         row = returned(row, "insert into audit.publication")
+        # every value it publishes, and those it replaces, in the ledger (govkpi.ledger)
+        if "fct_kpi_value" in tables:
+            record_publication(conn, int(row[0]), published_schema=published, validation_run_id=validation_run_id)
     log.info(
         "published %d tables as %s (publication %s); row-level security by township on %d of them",
         len(tables), published, row[0], len(secured),

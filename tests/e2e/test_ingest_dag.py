@@ -163,6 +163,11 @@ def test_corrected_march_roster_supersedes_and_is_published(published, published
     trainees_other = kpi(published_db, "hrss_trainees", "month", f"{other_month}-01")
     with psycopg.connect(published_db) as conn:
         publications = conn.execute("select count(*) from audit.publication").fetchone()[0]
+        before_id, before = conn.execute(
+            "select max(publication_id), clock_timestamp() from audit.publication"
+        ).fetchone()
+    public_before = run_govkpi(["kpi", "--json"], env)
+    assert public_before.returncode == 0, public_before.stderr
     old_rows = [r for r in manifest(published_db) if r[3] == roster.name]
     assert len(old_rows) == 1 and old_rows[0][5] == "loaded" and old_rows[0][6] is None
 
@@ -201,6 +206,42 @@ def test_corrected_march_roster_supersedes_and_is_published(published, published
     verified = run_govkpi(["audit", "verify", "latest"], env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "matches" in verified.stdout
+
+    # The ledger (docs/adr/0028): what was public before the correction, exactly ...
+    as_of = run_govkpi(["kpi", "--json", "--as-of", before.isoformat()], env)
+    assert as_of.returncode == 0, as_of.stdout + as_of.stderr
+    assert json.loads(as_of.stdout) == json.loads(public_before.stdout)
+    public_after = run_govkpi(["kpi", "--json"], env)
+    assert json.loads(public_after.stdout) != json.loads(public_before.stdout)
+
+    # ... and each value the correction changed, with the files that changed it
+    def keyed(rows: list[dict]) -> dict[tuple, object]:
+        return {tuple(r[c] for c in ("kpi_code", "period_grain", "period_start_date", "area_level", "area_code",
+                                     "breakdown_dimension", "breakdown_member")): (r["value"], r["numerator"], r["denominator"])
+                for r in rows}
+
+    old_values, new_values = keyed(json.loads(public_before.stdout)), keyed(json.loads(public_after.stdout))
+    changed = {k for k in old_values.keys() | new_values.keys() if old_values.get(k) != new_values.get(k)}
+    assert ("hrss_trainees", "month", f"{month}-01", "township", "township", None, None) in changed
+    with psycopg.connect(published_db) as conn:
+        after_id = conn.execute("select max(publication_id) from audit.publication").fetchone()[0]
+    listed = run_govkpi(["kpi", "diff", str(before_id), str(after_id), "--json"], env)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    differences = json.loads(listed.stdout)
+    assert keyed([{**d, "value": d["value_b"], "numerator": d["numerator_b"], "denominator": d["denominator_b"]}
+                  for d in differences]).keys() == changed
+    for d in differences:
+        assert d["kpi_code"].startswith("hrss_"), d
+        assert d["files_added"] == [f"{roster.name} (file {new[0]})"], d
+        assert d["files_withdrawn"] == [f"{roster.name} (file {old[0]})"], d
+    trainees = next(d for d in differences if (d["kpi_code"], d["period_grain"], d["area_code"], d["breakdown_member"])
+                    == ("hrss_trainees", "year", "township", None))
+    assert (trainees["value_a"], trainees["value_b"]) == (trainees_year, trainees_year - 1)
+    too_early = run_govkpi(["kpi", "--as-of", "2000-01-01"], env)
+    assert too_early.returncode != 0 and "nothing was public at 2000-01-01T00:00:00+00:00" in too_early.stdout + too_early.stderr
+    text = run_govkpi(["kpi", "diff", str(before_id), str(after_id)], env)
+    assert f"{len(differences)} KPI values differ between publications {before_id} and {after_id}" in text.stdout
+    assert f"+ {roster.name} (file {new[0]})" in text.stdout
 
 
 def test_missing_delivery_fails_at_its_deadline_naming_it(published, published_db):

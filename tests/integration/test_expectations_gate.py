@@ -554,6 +554,11 @@ def test_partition_checks_read_the_kpi_partitions_that_differ_from_the_publicati
         unchanged = run_gate(warehouse_url)
         reason, scope = _kpi_scope(conn, unchanged.validation_run_id)
         assert unchanged.success and scope == set() and reason == f"the partitions whose rows differ from publication {publication}"
+        against = conn.execute(
+            "select kpi_scope_publication_id from audit.validation_run where validation_run_id = %s",
+            (unchanged.validation_run_id,),
+        ).fetchone()
+        assert against == (publication,)
 
         # A village above its township in one partition: that partition is checked, and fails.
         conn.execute(
