@@ -335,6 +335,27 @@ def _kpi_diff(url: str, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from govkpi.report import gather, write_xlsx
+    from govkpi.warehouse import resolve_url
+
+    settings: Settings = args.settings
+    with psycopg.connect(resolve_url(settings)) as conn:
+        report = gather(conn, year=args.year, area=args.area)
+    out = args.out or Path(f"govkpi-report-{report.area_code}-{report.year}.{args.format}")
+    write_xlsx(report, out)
+    statuses = [r["status"] for r in report.rows if r["status"]]
+    _say(
+        f"Wrote {out}: {report.area_name_zh} ({report.area_code}) {report.year}, {len(report.rows)} KPIs, "
+        f"publication {report.publication_id}"
+        + (f"; {statuses.count('green')} green, {statuses.count('amber')} amber, {statuses.count('red')} red against target"
+           if statuses else "; no targets set")
+    )
+    return 0
+
+
 # --------------------------------------------------------------------------
 # govkpi warehouse
 # --------------------------------------------------------------------------
@@ -620,6 +641,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kpi.add_argument("--json", action="store_true", help="a JSON array of fct_kpi_value rows")
     kpi.set_defaults(func=cmd_kpi)
+    report = sub.add_parser("report", help="write the year's governance report of an area from the published warehouse")
+    report.add_argument("--year", type=int, required=True)
+    report.add_argument("--area", help="area code or Chinese name of the county or a township (default: the county)")
+    report.add_argument("--format", choices=["xlsx"], default="xlsx", help="xlsx: one sheet per department")
+    report.add_argument("--out", type=Path, help="the file to write (default: govkpi-report-<area>-<year>.<format>)")
+    report.set_defaults(func=cmd_report)
     wh = sub.add_parser("warehouse", help="manage the embedded warehouse")
     wh.add_argument("action", choices=["start", "stop", "url"])
     wh.set_defaults(func=cmd_warehouse)

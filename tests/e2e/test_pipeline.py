@@ -153,6 +153,50 @@ def test_every_kpi_of_2023_has_a_published_target_and_status(first_run, publishe
     assert status["health_remote_reading_turnaround_hours"][1:3] == (2, "green"), "lower is better: 1.48 h against 2"
 
 
+def test_the_xlsx_report_shows_the_published_figures(first_run, env, published_db, tmp_path):
+    """`govkpi report --format xlsx`: opened with openpyxl, every figure checked against marts."""
+    import openpyxl
+
+    out = tmp_path / "report.xlsx"
+    proc = run_govkpi(["report", "--year", "2023", "--area", "township", "--format", "xlsx", "--out", str(out)], env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"Wrote {out}" in proc.stdout and "25 KPIs" in proc.stdout
+    with psycopg.connect(published_db) as conn:
+        published = {
+            name_zh: (value, target, status, unit)
+            for name_zh, value, target, status, unit in conn.execute(
+                "select k.name_zh, v.value, s.target_value, s.status, k.unit from marts.dim_kpi k "
+                "join marts.fct_kpi_value v on v.kpi_code = k.kpi_code and v.period_grain = 'year' "
+                "and v.period_start_date = '2023-01-01' and v.area_code = 'township' and v.breakdown_dimension is null "
+                "left join marts.fct_kpi_status s on s.kpi_code = k.kpi_code and s.area_code = 'township' "
+                "and s.period_grain = 'year' and s.period_start_date = '2023-01-01'"
+            ).fetchall()
+        }
+        publication = conn.execute("select max(publication_id) from audit.publication").fetchone()[0]
+    workbook = openpyxl.load_workbook(out)
+    assert workbook.sheetnames == ["说明 About", "人社 hrss", "医共体 health", "综合执法 enforcement"]
+    assert workbook["说明 About"]["B5"].value == publication
+    seen = {}
+    for name in workbook.sheetnames[1:]:
+        sheet = workbook[name]
+        assert sheet.freeze_panes == "B3", name
+        assert sheet["A2"].value == "指标\nKPI" and sheet["D2"].value == "数值\nValue"
+        for row in sheet.iter_rows(min_row=3):
+            seen[row[0].value] = row
+    assert set(seen) == set(published)
+    for name_zh, (value, target, status, unit) in published.items():
+        row = seen[name_zh]
+        assert row[3].value == pytest.approx(float(value)), name_zh
+        assert row[3].number_format == {"count": "#,##0", "person": "#,##0", "yuan": "#,##0.00"}.get(unit, "0.00"), name_zh
+        assert row[4].value == pytest.approx(float(target)), name_zh
+        assert row[6].value.endswith(status), name_zh
+        assert row[13].value == f"发布 publication {publication}; govkpi lineage " + row[13].value.rsplit(" ", 1)[1]
+    # the seed document's figures, in the sheet a clerk forwards
+    assert (seen["技能培训班次"][3].value, seen["参加培训人数"][3].value, seen["发放技能证书数"][3].value) == (12, 571, 524)
+    unknown = run_govkpi(["report", "--year", "2023", "--area", "nowhere", "--out", str(tmp_path / "x.xlsx")], env)
+    assert unknown.returncode != 0 and "no area 'nowhere'" in unknown.stdout + unknown.stderr
+
+
 def test_json_rows_have_exactly_the_contract_columns(first_run):
     _, rows, _ = first_run
     columns = [
