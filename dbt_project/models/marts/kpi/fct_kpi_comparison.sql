@@ -60,85 +60,109 @@ ranked as (
         kpi_values.breakdown_dimension,
         kpi_values.breakdown_member,
         kpi_values.value,
+        kpis.adds_up_over_time,
+        -- rank and count over one sort: no value sorts last and is not ranked
         case
             when kpi_values.value is not null and areas.parent_area_code is not null then
-                rank() over (
-                    partition by
-                        kpi_values.kpi_code, kpi_values.period_grain, kpi_values.period_start_date,
-                        kpi_values.breakdown_dimension, kpi_values.breakdown_member,
-                        areas.parent_area_code, kpi_values.value is null
-                    order by
-                        case when kpis.direction = 'lower_is_better' then kpi_values.value else -kpi_values.value end
-                )
+                rank() over siblings
         end as rank_in_parent,
         case
-            when areas.parent_area_code is not null then
-                count(kpi_values.value) over (
-                    partition by
-                        kpi_values.kpi_code, kpi_values.period_grain, kpi_values.period_start_date,
-                        kpi_values.breakdown_dimension, kpi_values.breakdown_member,
-                        areas.parent_area_code
-                )
-        end as ranked_areas,
-        case
-            when kpis.adds_up_over_time and kpi_values.period_grain = 'year' then kpi_values.value
-            when kpis.adds_up_over_time then
-                sum(kpi_values.value) over (
-                    partition by
-                        kpi_values.kpi_code, kpi_values.period_grain, kpi_values.area_code,
-                        kpi_values.breakdown_dimension, kpi_values.breakdown_member,
-                        date_trunc('year', kpi_values.period_start_date)
-                    order by kpi_values.period_start_date
-                    rows between unbounded preceding and current row
-                )
-        end as ytd_value
+            when areas.parent_area_code is not null then count(kpi_values.value) over siblings
+        end as ranked_areas
     from kpi_values
     inner join kpis
         on kpi_values.kpi_code = kpis.kpi_code
     left join areas
         on kpi_values.area_code = areas.area_code
+    window siblings as (
+        partition by
+            kpi_values.kpi_code, kpi_values.period_grain, kpi_values.period_start_date,
+            kpi_values.breakdown_dimension, kpi_values.breakdown_member, areas.parent_area_code
+        order by
+            kpi_values.value is null,
+            case when kpis.direction = 'lower_is_better' then kpi_values.value else -kpi_values.value end
+        range between unbounded preceding and unbounded following
+    )
 
 ),
 
+-- The previous period and the same period a year earlier are the rows of
+-- the same series (KPI, grain, area, breakdown member) whose start lies
+-- exactly one period, or one year, before: window frames over one sort of
+-- the series, not self-joins of the table (a merge join of 540,000 rows
+-- with itself took 16 s at 100 times the sample).
 compared as (
 
     select
-        ranked.kpi_code,
-        ranked.period_grain,
-        ranked.period_start_date,
-        ranked.area_level,
-        ranked.area_code,
-        ranked.breakdown_dimension,
-        ranked.breakdown_member,
-        ranked.value,
-        {{ previous_period_start('ranked.period_grain', 'ranked.period_start_date') }} as previous_period_start_date,
-        previous.value as previous_value,
-        ranked.value - previous.value as change,
-        {{ change_pct('ranked.value', 'previous.value') }} as change_pct,
-        last_year.value as last_year_value,
-        ranked.value - last_year.value as change_on_last_year,
-        {{ change_pct('ranked.value', 'last_year.value') }} as change_on_last_year_pct,
-        ranked.ytd_value,
-        ranked.rank_in_parent,
-        ranked.ranked_areas,
-        previous.rank_in_parent as previous_rank_in_parent,
-        previous.rank_in_parent - ranked.rank_in_parent as rank_change
+        kpi_code,
+        period_grain,
+        period_start_date,
+        area_level,
+        area_code,
+        breakdown_dimension,
+        breakdown_member,
+        value,
+        rank_in_parent,
+        ranked_areas,
+        {{ previous_period_start('period_grain', 'period_start_date') }} as previous_period_start_date,
+        case period_grain
+            when 'month' then max(value) over previous_month
+            when 'quarter' then max(value) over previous_quarter
+            when 'year' then max(value) over previous_year
+        end as previous_value,
+        case period_grain
+            when 'month' then max(rank_in_parent) over previous_month
+            when 'quarter' then max(rank_in_parent) over previous_quarter
+            when 'year' then max(rank_in_parent) over previous_year
+        end as previous_rank_in_parent,
+        max(value) over previous_year as last_year_value,
+        case
+            when adds_up_over_time and period_grain = 'year' then value
+            when adds_up_over_time then
+                sum(value) over (
+                    partition by
+                        kpi_code, period_grain, area_code, breakdown_dimension, breakdown_member,
+                        date_trunc('year', period_start_date)
+                    order by period_start_date
+                    rows between unbounded preceding and current row
+                )
+        end as ytd_value
     from ranked
-    -- equalities a hash join can use: a breakdown's null (the total) as ''
-    left join ranked as previous
-        on previous.kpi_code = ranked.kpi_code
-        and previous.period_grain = ranked.period_grain
-        and previous.area_code = ranked.area_code
-        and coalesce(previous.breakdown_dimension, '') = coalesce(ranked.breakdown_dimension, '')
-        and coalesce(previous.breakdown_member, '') = coalesce(ranked.breakdown_member, '')
-        and previous.period_start_date = {{ previous_period_start('ranked.period_grain', 'ranked.period_start_date') }}
-    left join ranked as last_year
-        on last_year.kpi_code = ranked.kpi_code
-        and last_year.period_grain = ranked.period_grain
-        and last_year.area_code = ranked.area_code
-        and coalesce(last_year.breakdown_dimension, '') = coalesce(ranked.breakdown_dimension, '')
-        and coalesce(last_year.breakdown_member, '') = coalesce(ranked.breakdown_member, '')
-        and last_year.period_start_date = cast(ranked.period_start_date - interval '1 year' as date)
+    window
+        series as (
+            partition by kpi_code, period_grain, area_code, breakdown_dimension, breakdown_member
+            order by period_start_date
+        ),
+        previous_month as (series range between interval '1 month' preceding and interval '1 month' preceding),
+        previous_quarter as (series range between interval '3 months' preceding and interval '3 months' preceding),
+        previous_year as (series range between interval '1 year' preceding and interval '1 year' preceding)
+
+),
+
+changes as (
+
+    select
+        kpi_code,
+        period_grain,
+        period_start_date,
+        area_level,
+        area_code,
+        breakdown_dimension,
+        breakdown_member,
+        value,
+        previous_period_start_date,
+        previous_value,
+        value - previous_value as change,
+        {{ change_pct('value', 'previous_value') }} as change_pct,
+        last_year_value,
+        value - last_year_value as change_on_last_year,
+        {{ change_pct('value', 'last_year_value') }} as change_on_last_year_pct,
+        ytd_value,
+        rank_in_parent,
+        ranked_areas,
+        previous_rank_in_parent,
+        previous_rank_in_parent - rank_in_parent as rank_change
+    from compared
 
 )
 
@@ -163,4 +187,4 @@ select
     cast(ranked_areas as integer) as ranked_areas,
     cast(previous_rank_in_parent as integer) as previous_rank_in_parent,
     cast(rank_change as integer) as rank_change
-from compared
+from changes
