@@ -239,6 +239,20 @@ comment on table audit.kpi_value_ledger is
     'Every published fct_kpi_value row: published_in is the publication that first published the value, replaced_in the one that changed or withdrew it (null while live). govkpi kpi --as-of and govkpi kpi diff read it (govkpi.ledger, docs/adr/0028).';
 """,
     ),
+    Migration(
+        11,
+        "pseudonym_key: the fingerprint of the key the warehouse's pseudonyms were made with",
+        """
+create table if not exists audit.pseudonym_key (
+    fingerprint text not null,
+    recorded_at timestamptz not null default now(),
+    recorded_by text not null default current_user
+);
+create unique index if not exists pseudonym_key_one_row on audit.pseudonym_key ((true));
+comment on table audit.pseudonym_key is
+    'HMAC-SHA256, under GOVKPI_PSEUDONYM_KEY, of a fixed text: identifies the key the pseudonyms were made with without revealing it. The loader refuses to load with another key (ingestion.loader.check_pseudonym_key).';
+""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

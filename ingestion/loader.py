@@ -193,6 +193,43 @@ class _FileLoad:
         return self.rows_read - self.rows_loaded
 
 
+class PseudonymKeyMismatch(GovkpiError):
+    """The pseudonymisation key is not the one the warehouse's pseudonyms were made with."""
+
+
+def check_pseudonym_key(conn: psycopg.Connection, pseudonymiser: Pseudonymiser) -> None:
+    """Refuse a key other than the one this warehouse was built with; record it on the first load.
+
+    Another key would give every person a new pseudonym: counts of distinct
+    people would double across the change and nothing would say so. The
+    warehouse keeps the key's fingerprint (`Pseudonymiser.fingerprint`, an
+    HMAC of a fixed text: it identifies the key without revealing it). A
+    warehouse loaded before fingerprints were kept records the key of its
+    next load.
+    """
+    with conn.transaction():
+        conn.execute("lock table audit.pseudonym_key in exclusive mode")
+        row = conn.execute("select fingerprint, recorded_at from audit.pseudonym_key").fetchone()
+        if row is None:
+            loaded = conn.execute("select exists (select 1 from audit.load_manifest where status = 'loaded')").fetchone()
+            if loaded and loaded[0]:
+                log.warning(
+                    "this warehouse holds loaded files but no record of its pseudonymisation key: recording the "
+                    "fingerprint of the key now in use; make sure it is the one those files were loaded with"
+                )
+            conn.execute("insert into audit.pseudonym_key (fingerprint) values (%s)", (pseudonymiser.fingerprint,))
+            return
+    fingerprint, recorded_at = row
+    if fingerprint != pseudonymiser.fingerprint:
+        raise PseudonymKeyMismatch(
+            "GOVKPI_PSEUDONYM_KEY is not the key this warehouse's pseudonyms were made with "
+            f"(fingerprint {fingerprint[:12]}..., recorded {recorded_at:%Y-%m-%d %H:%M %Z}; this key's is "
+            f"{pseudonymiser.fingerprint[:12]}...). Loading with it would give every person a new pseudonym, "
+            "and people would be counted twice. Nothing was loaded. Set the key the warehouse was built with "
+            "(for `govkpi run` without a key: the demo key in the state folder it used), or load into a new warehouse."
+        )
+
+
 def load_batch(
     conn: psycopg.Connection,
     department: Department,
@@ -205,6 +242,7 @@ def load_batch(
 ) -> BatchOutcome:
     """Load the new files among `files` as one batch (see the module docstring)."""
     ensure_schema(conn, department.extracts)
+    check_pseudonym_key(conn, pseudonymiser)
     outcome = BatchOutcome(department.code, None, "nothing_new")
     pending: list[_FileLoad] = []
     for delivered in files:

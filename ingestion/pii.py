@@ -9,12 +9,16 @@ number cannot be recovered or confirmed without the key.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 
 from ingestion.worker import Worker, hmac_hex, hmac_pads
 
 MIN_KEY_BYTES = 32
+# What the key's fingerprint is the HMAC of: not an ID number, so never a pseudonym.
+_FINGERPRINT_MESSAGE = b"govkpi pseudonymisation key fingerprint, version 1"
 
 
 class Pseudonymiser:
@@ -25,6 +29,9 @@ class Pseudonymiser:
             raise ValueError(f"pseudonymisation key must be at least {MIN_KEY_BYTES} bytes")
         self._key = key
         self._inner, self._outer = hmac_pads(key)
+        # Identifies the key without revealing it: the warehouse records the
+        # fingerprint of the key it was built with (ingestion.loader).
+        self.fingerprint = hmac.new(key, _FINGERPRINT_MESSAGE, hashlib.sha256).hexdigest()
 
     def pseudonymise(self, value: str) -> str:
         return self.pseudonymise_many((value,))[0]

@@ -447,3 +447,31 @@ def test_a_loaded_batch_leaves_planner_statistics_on_what_it_wrote(conn, tmp_pat
         # ANALYZE of a table this small counts every row; -1 would mean never analysed
         estimated = conn.execute("select reltuples from pg_class where oid = %s::regclass", (table,)).fetchone()[0]
         assert estimated == rows, (table, estimated, rows)
+
+
+def test_another_pseudonym_key_is_refused_before_anything_is_loaded(conn, tmp_path):
+    """issue 14: a key other than the warehouse's would give everyone new pseudonyms; refused, nothing loaded."""
+    from ingestion.loader import PseudonymKeyMismatch
+
+    write_roster(tmp_path / "first", roster_lines(8))
+    load(conn, tmp_path / "first")  # the warehouse's first load (or a later one) with its own key
+    write_roster(tmp_path, roster_lines(9), name="培训学员花名册_2023_另一密钥.csv")
+    recorded = conn.execute("select fingerprint from audit.pseudonym_key").fetchall()
+    test_key = Pseudonymiser(TEST_KEY.encode())
+    assert recorded == [(test_key.fingerprint,)], "the first load recorded its key's fingerprint"
+    assert TEST_KEY not in recorded[0][0] and len(recorded[0][0]) == 64
+    files_before = conn.execute("select count(*) from audit.load_manifest").fetchone()[0]
+    rows_before = conn.execute("select count(*) from raw.hrss_enrolment").fetchone()[0]
+    other = Pseudonymiser(b"another-key-" + b"x" * 40)
+
+    with pytest.raises(PseudonymKeyMismatch) as refused:
+        load_batch(conn, HRSS, discover(tmp_path, HRSS), other, areas=AREAS)
+
+    message = str(refused.value)
+    assert "GOVKPI_PSEUDONYM_KEY is not the key this warehouse's pseudonyms were made with" in message
+    assert test_key.fingerprint[:12] in message and other.fingerprint[:12] in message
+    assert "Nothing was loaded" in message
+    assert conn.execute("select count(*) from audit.load_manifest").fetchone()[0] == files_before
+    assert conn.execute("select count(*) from raw.hrss_enrolment").fetchone()[0] == rows_before
+    # the warehouse's own key still loads
+    assert load(conn, tmp_path).status == "loaded"

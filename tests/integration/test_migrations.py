@@ -11,7 +11,7 @@ pytestmark = pytest.mark.integration
 
 AUDIT_TABLES = {
     "load_batch", "load_manifest", "quarantine", "validation_run", "validation_result", "publication", "schema_migration",
-    "bi_area_access", "validation_kpi_scope", "kpi_value_ledger",
+    "bi_area_access", "validation_kpi_scope", "kpi_value_ledger", "pseudonym_key",
 }
 
 
