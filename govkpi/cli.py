@@ -88,6 +88,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"  pseudonymisation key: GOVKPI_PSEUDONYM_KEY is not set, using the demo key in "
             f"{settings.state_dir / 'pseudonym.key'} (set your own secret key in production)"
         )
+    # Before Airflow starts: a key other than the warehouse's is refused now (docs/adr/0030).
+    import psycopg
+
+    from ingestion.loader import refuse_another_pseudonym_key
+    from ingestion.pii import Pseudonymiser
+
+    key = extra.get("GOVKPI_PSEUDONYM_KEY")
+    with psycopg.connect(url) as conn:
+        refuse_another_pseudonym_key(conn, Pseudonymiser(key.encode() if key else settings.pseudonym_key()))
     env = orchestrate.airflow_env(settings, extra)
     _say("  preparing Airflow (metadata on SQLite in the state folder)")
     orchestrate.ensure_metadata_db(settings, env)

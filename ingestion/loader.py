@@ -197,6 +197,26 @@ class PseudonymKeyMismatch(GovkpiError):
     """The pseudonymisation key is not the one the warehouse's pseudonyms were made with."""
 
 
+def refuse_another_pseudonym_key(conn: psycopg.Connection, pseudonymiser: Pseudonymiser) -> None:
+    """`PseudonymKeyMismatch` if the warehouse records another key; reads only (`govkpi run` asks before starting)."""
+    exists = conn.execute("select to_regclass('audit.pseudonym_key')").fetchone()
+    if not exists or exists[0] is None:
+        return
+    row = conn.execute("select fingerprint, recorded_at from audit.pseudonym_key").fetchone()
+    if row is not None and row[0] != pseudonymiser.fingerprint:
+        raise _mismatch(row[0], row[1], pseudonymiser)
+
+
+def _mismatch(fingerprint: str, recorded_at: dt.datetime, pseudonymiser: Pseudonymiser) -> PseudonymKeyMismatch:
+    return PseudonymKeyMismatch(
+        "GOVKPI_PSEUDONYM_KEY is not the key this warehouse's pseudonyms were made with "
+        f"(fingerprint {fingerprint[:12]}..., recorded {recorded_at:%Y-%m-%d %H:%M %Z}; this key's is "
+        f"{pseudonymiser.fingerprint[:12]}...). Loading with it would give every person a new pseudonym, "
+        "and people would be counted twice. Nothing was loaded. Set the key the warehouse was built with "
+        "(for `govkpi run` without a key: the demo key in the state folder it used), or load into a new warehouse."
+    )
+
+
 def check_pseudonym_key(conn: psycopg.Connection, pseudonymiser: Pseudonymiser) -> None:
     """Refuse a key other than the one this warehouse was built with; record it on the first load.
 
@@ -221,13 +241,7 @@ def check_pseudonym_key(conn: psycopg.Connection, pseudonymiser: Pseudonymiser) 
             return
     fingerprint, recorded_at = row
     if fingerprint != pseudonymiser.fingerprint:
-        raise PseudonymKeyMismatch(
-            "GOVKPI_PSEUDONYM_KEY is not the key this warehouse's pseudonyms were made with "
-            f"(fingerprint {fingerprint[:12]}..., recorded {recorded_at:%Y-%m-%d %H:%M %Z}; this key's is "
-            f"{pseudonymiser.fingerprint[:12]}...). Loading with it would give every person a new pseudonym, "
-            "and people would be counted twice. Nothing was loaded. Set the key the warehouse was built with "
-            "(for `govkpi run` without a key: the demo key in the state folder it used), or load into a new warehouse."
-        )
+        raise _mismatch(fingerprint, recorded_at, pseudonymiser)
 
 
 def load_batch(

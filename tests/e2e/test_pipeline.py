@@ -197,6 +197,17 @@ def test_the_xlsx_report_shows_the_published_figures(first_run, env, published_d
     assert unknown.returncode != 0 and "no area 'nowhere'" in unknown.stdout + unknown.stderr
 
 
+def test_a_run_with_another_key_is_refused_before_airflow_starts(first_run, env, published_db):
+    """docs/adr/0030: the warehouse keeps its key's fingerprint; `govkpi run` refuses another key at once."""
+    before = table_counts(published_db)
+    proc = run_govkpi(["run", "--extracts", str(SAMPLE_DIR)], {**env, "GOVKPI_PSEUDONYM_KEY": "another-key-" + "y" * 40})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert "GOVKPI_PSEUDONYM_KEY is not the key this warehouse's pseudonyms were made with" in out
+    assert "preparing Airflow" not in out
+    assert table_counts(published_db) == before
+
+
 def test_json_rows_have_exactly_the_contract_columns(first_run):
     _, rows, _ = first_run
     columns = [
