@@ -94,9 +94,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ingestion.loader import refuse_another_pseudonym_key
     from ingestion.pii import Pseudonymiser
 
-    key = extra.get("GOVKPI_PSEUDONYM_KEY")
+    key = settings.pseudonym_key() if settings.has_pseudonym_key else demo_key(settings).encode("utf-8")
     with psycopg.connect(url) as conn:
-        refuse_another_pseudonym_key(conn, Pseudonymiser(key.encode() if key else settings.pseudonym_key()))
+        refuse_another_pseudonym_key(conn, Pseudonymiser(key))
     env = orchestrate.airflow_env(settings, extra)
     _say("  preparing Airflow (metadata on SQLite in the state folder)")
     orchestrate.ensure_metadata_db(settings, env)
