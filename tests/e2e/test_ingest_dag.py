@@ -243,6 +243,29 @@ def test_corrected_march_roster_supersedes_and_is_published(published, published
     assert f"{len(differences)} KPI values differ between publications {before_id} and {after_id}" in text.stdout
     assert f"+ {roster.name} (file {new[0]})" in text.stdout
 
+    # The same corrected delivery again (issue 14): nothing loaded, the next
+    # publication changes no figure; each restated value changed exactly once.
+    again = dags_test(env, DAG_ID, "2023-03")
+    assert again.ok, again.errors
+    assert [r for r in manifest(published_db) if r[3] == roster.name] == rows
+    republished = dags_test(env, orchestrate.WAREHOUSE_DAG)
+    assert republished.ok, republished.errors
+    with psycopg.connect(published_db) as conn:
+        latest = conn.execute("select max(publication_id) from audit.publication").fetchone()[0]
+        replaced_since = conn.execute(
+            "select count(*) from audit.kpi_value_ledger where replaced_in > %s", (after_id,)
+        ).fetchone()[0]
+        restated_twice = conn.execute(
+            "select count(*) from (select kpi_code, period_grain, period_start_date, area_code, "
+            "coalesce(breakdown_dimension, ''), coalesce(breakdown_member, '') from audit.kpi_value_ledger "
+            "where published_in > %s group by 1, 2, 3, 4, 5, 6 having count(*) > 1) as twice",
+            (before_id,),
+        ).fetchone()[0]
+    assert latest == after_id + 1
+    assert replaced_since == 0 and restated_twice == 0
+    unchanged = run_govkpi(["kpi", "diff", str(after_id), str(latest)], env)
+    assert f"No KPI value differs between publications {after_id} and {latest}." in unchanged.stdout
+
 
 def test_missing_delivery_fails_at_its_deadline_naming_it(published, published_db):
     landing, env, alerts = published
