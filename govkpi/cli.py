@@ -6,6 +6,8 @@
     govkpi audit publications | publication ID|latest [--json] | verify ID|latest
     govkpi lineage KPI_CODE [--period YYYY-MM] [--json]
     govkpi access grant ROLE AREA | revoke ROLE [AREA] | list
+    govkpi report --year Y [--area AREA] [--format xlsx|html|pdf] [--out FILE]
+    govkpi serve [--host 127.0.0.1] [--port 8765] [--role ROLE | --reader-url URL]
 """
 
 from __future__ import annotations
@@ -347,14 +349,16 @@ def _kpi_diff(url: str, args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     import psycopg
 
-    from govkpi.report import gather, write_xlsx
+    from govkpi.kpi_registry import load_registry
+    from govkpi.report import WRITERS, gather
     from govkpi.warehouse import resolve_url
 
     settings: Settings = args.settings
+    registry = load_registry(settings.dbt_project_dir)
     with psycopg.connect(resolve_url(settings)) as conn:
-        report = gather(conn, year=args.year, area=args.area)
+        report = gather(conn, year=args.year, area=args.area, registry=registry)
     out = args.out or Path(f"govkpi-report-{report.area_code}-{report.year}.{args.format}")
-    write_xlsx(report, out)
+    WRITERS[args.format](report, out)
     statuses = [r["status"] for r in report.rows if r["status"]]
     _say(
         f"Wrote {out}: {report.area_name_zh} ({report.area_code}) {report.year}, {len(report.rows)} KPIs, "
@@ -362,6 +366,40 @@ def cmd_report(args: argparse.Namespace) -> int:
         + (f"; {statuses.count('green')} green, {statuses.count('amber')} amber, {statuses.count('red')} red against target"
            if statuses else "; no targets set")
     )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from govkpi import dashboard
+    from govkpi.kpi_registry import load_registry
+    from govkpi.warehouse import resolve_url
+
+    settings: Settings = args.settings
+    registry = load_registry(settings.dbt_project_dir)
+    try:
+        if args.reader_url:
+            reader_url = args.reader_url
+        else:
+            reader_url, note = dashboard.prepare_reader(resolve_url(settings), args.role)
+            if note:
+                _say(f"Dashboard reader: {note}.")
+        board = dashboard.Dashboard(reader_url, registry)
+        seen = board.check()
+    except dashboard.DashboardError as exc:
+        print(f"govkpi serve: {exc}", file=sys.stderr, flush=True)
+        return 2
+    server = dashboard.make_server(board, args.host, args.port)
+    host, port = server.server_address[:2]
+    _say(
+        f"Serving the dashboard on http://{host}:{port}/ as role {seen['role']} "
+        f"({seen['areas']} areas, publication {seen['publication']['publication_id']}). Ctrl-C stops it."
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return 0
 
 
@@ -653,9 +691,27 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="write the year's governance report of an area from the published warehouse")
     report.add_argument("--year", type=int, required=True)
     report.add_argument("--area", help="area code or Chinese name of the county or a township (default: the county)")
-    report.add_argument("--format", choices=["xlsx"], default="xlsx", help="xlsx: one sheet per department")
+    report.add_argument(
+        "--format",
+        choices=["html", "xlsx", "pdf"],
+        default="xlsx",
+        help="xlsx (default): one sheet per department; html: one self-contained page; pdf: for print",
+    )
     report.add_argument("--out", type=Path, help="the file to write (default: govkpi-report-<area>-<year>.<format>)")
     report.set_defaults(func=cmd_report)
+    serve = sub.add_parser(
+        "serve",
+        help="serve the read-only dashboard of the published KPIs (127.0.0.1 by default)",
+        description="A read-only dashboard over the published marts, read as a BI login (default govkpi_dashboard, "
+        "created if missing and granted the county unless it has a grant).",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8765, help="port (0: any free port; default 8765)")
+    serve.add_argument("--role", default="govkpi_dashboard", help="the BI login the dashboard reads as")
+    serve.add_argument(
+        "--reader-url", help="connect with this URL instead (a login in govkpi_bi, e.g. with a password); no role is created"
+    )
+    serve.set_defaults(func=cmd_serve)
     wh = sub.add_parser("warehouse", help="manage the embedded warehouse")
     wh.add_argument("action", choices=["start", "stop", "url"])
     wh.set_defaults(func=cmd_warehouse)
