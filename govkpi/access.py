@@ -91,12 +91,8 @@ revoke all on function {schema}.visible_township_keys(name) from public;
 """
 
 
-def apply_policies(conn: psycopg.Connection, schema: str, tables: list[str], published: str = schemas.PUBLISHED) -> list[str]:
-    """Turn row-level security on for the tables of `schema` that hold township rows; return their names.
-
-    Called by publish on the copy about to become `published`, in its
-    transaction: the policies go live with the swap.
-    """
+def install_functions(conn: psycopg.Connection, published: str = schemas.PUBLISHED) -> None:
+    """(Re)create the functions the policies call, and let BI call them; takes no lock on any table."""
     access = sql.Identifier(ACCESS_SCHEMA)
     conn.execute(sql.SQL("create schema if not exists {}").format(access))
     # the functions read the published dim_area, which the first publication
@@ -109,6 +105,17 @@ def apply_policies(conn: psycopg.Connection, schema: str, tables: list[str], pub
     conn.execute(sql.SQL("grant usage on schema {} to {}, {}").format(access, bi, auditor))
     for function in ("visible_area_codes(name)", "visible_township_keys(name)"):
         conn.execute(sql.SQL("grant execute on function {}.{} to {}").format(access, sql.SQL(function), bi))
+
+
+def apply_policies(conn: psycopg.Connection, schema: str, tables: list[str], published: str = schemas.PUBLISHED) -> list[str]:
+    """Turn row-level security on for the tables of `schema` that hold township rows; return their names.
+
+    Called by publish on the copy about to become `published`, in its
+    transaction: the policies go live with the swap.
+    """
+    install_functions(conn, published)
+    access = sql.Identifier(ACCESS_SCHEMA)
+    bi, auditor = sql.Identifier(BI_ROLE), sql.Identifier(AUDITOR_ROLE)
     columns = {
         (table, column)
         for table, column in conn.execute(

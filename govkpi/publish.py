@@ -1,12 +1,18 @@
 """Promote a validated audit build to the published schema, atomically.
 
 dbt builds the marts into `marts_audit`; dbt tests and the Great
-Expectations gate check that build; only then does `publish` copy it into a
-fresh schema and swap that in as `marts`, in one transaction, with the
-grants BI needs, the row-level security that gives each township's login
-its own rows (govkpi.access), and the publication's log row. Readers see either the old
-publication or the new one, never a mix, and a failed gate never reaches
-this step, so the previous publication stays.
+Expectations gate check that build; only then does `publish` make it the
+published `marts`, in one transaction with the publication's log row.
+Readers see either the old publication or the new one, never a mix, and a
+failed gate never reaches this step, so the previous publication stays.
+
+A publication of the same tables, of the same shape, as the live one goes
+in place (ADR 0032): the rows of each table whose content changed are
+replaced, and MVCC gives every reader's snapshot one publication without
+any lock a reader would wait on. The first publication, or one whose
+tables changed shape, is copied into a fresh schema and swapped in, with
+the grants BI needs and the row-level security that gives each township's
+login its own rows (govkpi.access).
 
 The candidate is copied, not renamed: `marts_audit` stays as dbt's build
 schema, so the incremental facts (docs/adr/0009) carry over to the next
@@ -23,7 +29,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from govkpi import __version__, schemas
-from govkpi.access import apply_policies
+from govkpi.access import apply_policies, install_functions
 from govkpi.audit import schema_hashes
 from govkpi.migrations import migrate
 from govkpi.errors import GovkpiError
@@ -100,7 +106,7 @@ def publish_candidate(
     candidate: str = CANDIDATE_SCHEMA,
     published: str = PUBLISHED_SCHEMA,
 ) -> Publication:
-    """Swap `candidate` in as `published` and log the publication, in one transaction."""
+    """Make `candidate` the published schema and log the publication, in one transaction (in place or by swap)."""
     ensure_roles(conn)
     ensure_publication_log(conn)
     with conn.transaction():
@@ -129,26 +135,16 @@ def publish_candidate(
             "select file_id, batch_id from audit.load_manifest "
             "where status = 'loaded' and superseded_by_file_id is null order by file_id"
         ).fetchall()
-        pub = sql.Identifier(published)
-        retired = sql.Identifier(_RETIRED_SCHEMA)
-        conn.execute(sql.SQL("drop schema if exists {} cascade").format(retired))
-        _copy_schema(conn, candidate, _NEXT_SCHEMA, tables)
-        # What is about to be published, as `govkpi audit verify` will check it.
-        content_hashes = schema_hashes(conn, _NEXT_SCHEMA, tables)
-        # each township's BI login reads its own rows (govkpi.access)
-        secured = apply_policies(conn, _NEXT_SCHEMA, tables, published)
-        nxt = sql.Identifier(_NEXT_SCHEMA)
         has_published = conn.execute(
             "select 1 from pg_namespace where nspname = %s", (published,)
         ).fetchone()
-        if has_published:
-            conn.execute(sql.SQL("alter schema {} rename to {}").format(pub, retired))
-        conn.execute(sql.SQL("alter schema {} rename to {}").format(nxt, pub))
-        if has_published:
-            conn.execute(sql.SQL("drop schema {} cascade").format(retired))
-        for role in (BI_ROLE, AUDITOR_ROLE):
-            conn.execute(sql.SQL("grant usage on schema {} to {}").format(pub, sql.Identifier(role)))
-            conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(pub, sql.Identifier(role)))
+        previous = _latest_content_hashes(conn) if has_published else None
+        if previous is not None and _same_structure(conn, candidate, published, tables):
+            content_hashes, secured, changed = _publish_in_place(conn, candidate, published, tables, previous)
+            method = f"in place, {len(changed)} of {len(tables)} tables changed"
+        else:
+            content_hashes, secured = _publish_by_swap(conn, candidate, published, tables, bool(has_published))
+            method = "by schema swap"
         grant_auditor(conn)
         # The log row, in the same transaction as the swap: both or neither.
         row = conn.execute(
@@ -172,10 +168,118 @@ def publish_candidate(
         if "fct_kpi_value" in tables:
             record_publication(conn, int(row[0]), published_schema=published, validation_run_id=validation_run_id)
     log.info(
-        "published %d tables as %s (publication %s); row-level security by township on %d of them",
-        len(tables), published, row[0], len(secured),
+        "published %d tables as %s (publication %s, %s); row-level security by township on %d of them",
+        len(tables), published, row[0], method, len(secured),
     )
     return Publication(int(row[0]), tables, [int(f) for f, _ in file_rows])
+
+
+def _publish_by_swap(
+    conn: psycopg.Connection, candidate: str, published: str, tables: list[str], has_published: bool
+) -> tuple[dict[str, str], list[str]]:
+    """The first publication, or one whose tables changed shape: copy into a new schema and rename it in.
+
+    Dropping the old tables takes their exclusive locks, so readers wait
+    for this transaction (ADR 0032); publications of the same shape go in
+    place instead.
+    """
+    pub = sql.Identifier(published)
+    retired = sql.Identifier(_RETIRED_SCHEMA)
+    conn.execute(sql.SQL("drop schema if exists {} cascade").format(retired))
+    _copy_schema(conn, candidate, _NEXT_SCHEMA, tables)
+    # What is about to be published, as `govkpi audit verify` will check it.
+    content_hashes = schema_hashes(conn, _NEXT_SCHEMA, tables)
+    # each township's BI login reads its own rows (govkpi.access)
+    secured = apply_policies(conn, _NEXT_SCHEMA, tables, published)
+    nxt = sql.Identifier(_NEXT_SCHEMA)
+    if has_published:
+        conn.execute(sql.SQL("alter schema {} rename to {}").format(pub, retired))
+    conn.execute(sql.SQL("alter schema {} rename to {}").format(nxt, pub))
+    if has_published:
+        conn.execute(sql.SQL("drop schema {} cascade").format(retired))
+    for role in (BI_ROLE, AUDITOR_ROLE):
+        conn.execute(sql.SQL("grant usage on schema {} to {}").format(pub, sql.Identifier(role)))
+        conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(pub, sql.Identifier(role)))
+    return content_hashes, secured
+
+
+def _publish_in_place(
+    conn: psycopg.Connection, candidate: str, published: str, tables: list[str], previous: dict[str, str]
+) -> tuple[dict[str, str], list[str], list[str]]:
+    """Replace the rows of the published tables whose content changed, in this transaction (ADR 0032).
+
+    The tables stay the same tables: a reader's snapshot keeps seeing the
+    previous publication until this commits (MVCC), and no lock a reader
+    takes conflicts with deleting and inserting rows, so readers neither
+    wait nor see a mix. A table whose content hash equals the live
+    publication's is not touched.
+    """
+    content_hashes = schema_hashes(conn, candidate, tables)
+    # a table is left alone only if its live rows are still those the log recorded
+    # (nobody changed them since) and the candidate's are the same
+    unchanged = [t for t in tables if previous.get(t) == content_hashes[t]]
+    live = schema_hashes(conn, published, unchanged)
+    changed = [t for t in tables if t not in unchanged or live.get(t) != content_hashes[t]]
+    for table in changed:
+        target, source = sql.Identifier(published, table), sql.Identifier(candidate, table)
+        conn.execute(sql.SQL("delete from {}").format(target))
+        conn.execute(sql.SQL("insert into {} select * from {}").format(target, source))
+        conn.execute(sql.SQL("analyze {}").format(target))
+    for table in tables:
+        comment = conn.execute("select obj_description(%s::regclass, 'pg_class')", (f'"{candidate}"."{table}"',)).fetchone()[0]
+        live = conn.execute("select obj_description(%s::regclass, 'pg_class')", (f'"{published}"."{table}"',)).fetchone()[0]
+        if comment != live:
+            conn.execute(sql.SQL("comment on table {} is {}").format(sql.Identifier(published, table), sql.Literal(comment)))
+    install_functions(conn, published)
+    secured = [
+        r[0]
+        for r in conn.execute(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = %s and c.relrowsecurity and c.relname = any(%s) order by 1",
+            (published, tables),
+        ).fetchall()
+    ]
+    return content_hashes, secured, changed
+
+
+def _latest_content_hashes(conn: psycopg.Connection) -> dict[str, str] | None:
+    """The content hashes the live publication was published with (None: no publication logged)."""
+    row = conn.execute("select content_hashes from audit.publication order by publication_id desc limit 1").fetchone()
+    return dict(row[0]) if row and row[0] else None
+
+
+def _shape(conn: psycopg.Connection, schema: str) -> dict[str, tuple]:
+    """Per base table of `schema`: its columns (name, type, nullability, in order), indexes and constraints."""
+    shape: dict[str, tuple] = {}
+    for table, columns in conn.execute(
+        "select c.relname, array_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || "
+        "case when a.attnotnull then ' not null' else '' end order by a.attnum) "
+        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped "
+        "where n.nspname = %s and c.relkind = 'r' group by c.relname",
+        (schema,),
+    ).fetchall():
+        shape[table] = (tuple(columns),)
+    for table, definitions in conn.execute(
+        "select tablename, array_agg(replace(indexdef, ' ON ' || quote_ident(schemaname) || '.', ' ON ') order by indexdef) "
+        "from pg_indexes where schemaname = %s group by tablename",
+        (schema,),
+    ).fetchall():
+        shape[table] = shape.get(table, ((),)) + (tuple(sorted(d.split(" ON ", 1)[-1] for d in definitions)),)
+    for table, definitions in conn.execute(
+        "select c.relname, array_agg(pg_get_constraintdef(k.oid) order by pg_get_constraintdef(k.oid)) "
+        "from pg_constraint k join pg_class c on c.oid = k.conrelid join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s group by c.relname",
+        (schema,),
+    ).fetchall():
+        shape[table] = shape.get(table, ((),)) + ("constraints",) + tuple(definitions)
+    return shape
+
+
+def _same_structure(conn: psycopg.Connection, candidate: str, published: str, tables: list[str]) -> bool:
+    """Whether the published schema has exactly the candidate's tables, each of the same shape."""
+    wanted, live = _shape(conn, candidate), _shape(conn, published)
+    return set(wanted) == set(tables) and wanted == live
 
 
 def _copy_schema(conn: psycopg.Connection, source: str, target: str, tables: list[str]) -> None:

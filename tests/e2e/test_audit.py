@@ -234,14 +234,15 @@ def _publish_behind_a_lock(published_db: str, kill: bool) -> subprocess.Popen:
         )
         with psycopg.connect(published_db, autocommit=True) as watcher:
             backend = _publisher_waiting_at_log_insert(watcher, application)
-            # Inside its transaction the swap is done: it holds the lock of
-            # dropping the previous publication's tables (renamed away).
-            swapped = watcher.execute(
+            # Inside its transaction the new publication is written: a publication
+            # of the same shape goes in place (ADR 0032), so it holds the lock of
+            # having replaced the published rows of fct_kpi_value.
+            written = watcher.execute(
                 "select count(*) from pg_locks where pid = %s and relation = 'marts.fct_kpi_value'::regclass "
-                "and mode = 'AccessExclusiveLock' and granted",
+                "and mode = 'RowExclusiveLock' and granted",
                 (backend,),
             ).fetchone()[0]
-            assert swapped == 1
+            assert written == 1
             if kill:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=30)
