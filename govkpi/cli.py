@@ -787,6 +787,19 @@ def main(argv: list[str] | None = None) -> int:
     except GovkpiError as exc:
         print(f"govkpi: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        # The warehouse went away mid-command (a restart, a crash, the network): say so, not a traceback.
+        import psycopg
+
+        if not isinstance(exc, psycopg.OperationalError):
+            raise
+        print(
+            f"govkpi: error: lost the connection to the warehouse ({str(exc).strip().splitlines()[0]}). "
+            "What was in progress was rolled back by PostgreSQL: nothing of it was committed. "
+            "When the server is back, run the command again.",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":

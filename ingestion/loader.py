@@ -22,6 +22,7 @@ import io
 import json
 import logging
 import queue
+import re
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -143,6 +144,23 @@ def discover(landing_dir: Path, department: Department, periods: Iterable[str] |
         for path in sorted(p for p in period_dir.iterdir() if p.is_file()):
             if path.name.startswith(".") or path.name == DELIVERY_MARKER or path.name.lower() in ("readme.md", "readme.txt"):
                 continue
+            junk = _junk(path.name)
+            if junk:
+                log.warning("skipped %s: %s, not an extract", path, junk)
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(landing_dir.resolve()):
+                raise ExtractError(
+                    f"the file is a link to {path.resolve()}, outside the landing folder",
+                    file=str(path),
+                    action="Copy the file itself into the landing folder; links out of it are not followed",
+                )
+            named = _named_period(path.name)
+            if named and not named.startswith(period) and not period.startswith(named):
+                raise ExtractError(
+                    f"the file name says {named} but the file is in the folder of {period}",
+                    file=str(path),
+                    action=f"Move it to {department.code}/{named}/ (or rename it, if the name is wrong) and deliver again",
+                )
             spec = department.spec_for(path.name)
             if spec is None:
                 patterns = "; ".join(f"{s.name}: {', '.join(s.file_patterns)}" for s in department.extracts)
@@ -153,6 +171,27 @@ def discover(landing_dir: Path, department: Department, periods: Iterable[str] |
                 )
             found.append(DeliveredFile(path, department.code, period, spec))
     return found
+
+
+# Files that office software and desktops leave beside the extracts.
+_JUNK = (
+    (re.compile(r"^~\$"), "an Office lock file (the workbook was open when copied)"),
+    (re.compile(r"^\.~lock\..*#$"), "a LibreOffice lock file"),
+    (re.compile(r"^(desktop\.ini|thumbs\.db|\.ds_store)$", re.IGNORECASE), "a desktop's folder settings"),
+    (re.compile(r"\.(tmp|bak|swp)$|~$", re.IGNORECASE), "an editor's temporary or backup file"),
+)
+_NAMED_PERIOD = re.compile(r"(?<!\d)(20\d\d)[-_.年]?(0[1-9]|1[0-2])(?:月)?(?!\d)")
+
+
+def _junk(name: str) -> str | None:
+    """Why a file is office or desktop litter (a lock file, Thumbs.db), or None."""
+    return next((why for pattern, why in _JUNK if pattern.search(name)), None)
+
+
+def _named_period(name: str) -> str | None:
+    """The month a file name names (培训学员花名册_2023-04.csv -> 2023-04), or None."""
+    found = _NAMED_PERIOD.search(name)
+    return f"{found.group(1)}-{found.group(2)}" if found else None
 
 
 def file_sha256(path: Path) -> tuple[str, int]:

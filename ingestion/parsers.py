@@ -86,9 +86,35 @@ Check = Callable[[pl.DataFrame], pl.DataFrame]
 _TEXT, _VALUE, _REASON = pl.col("text"), pl.col("value"), pl.col("reason")
 
 
+# Invisible characters an export or a copy from a web page leaves in a cell: zero-width
+# spaces and joiners, the word joiner, a stray byte-order mark. Never meaningful here.
+_INVISIBLE = r"[\u200b\u200c\u200d\u2060\ufeff]"
+# Full-width digits and letters (a Chinese input method's) as their ASCII forms.
+_FULL_WIDTH = "０１２３４５６７８９ＸｘＡＢＣＤＥＦＧＨＪＫＬＭＮＰＱＲＴＵＷＹ"
+_HALF_WIDTH = "0123456789XxABCDEFGHJKLMNPQRTUWY"
+# Longer than any real cell of these extracts: a broken export (a whole file in one cell).
+MAX_CELL_CHARS = 1000
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
 def clean_text(text: pl.Expr) -> pl.Expr:
-    """Strip white space (ASCII, full-width and the rest of Unicode's); empty becomes null."""
-    return text.str.strip_chars().replace("", None)
+    """Strip white space (ASCII, full-width and the rest of Unicode's) and invisible characters; empty becomes null."""
+    return text.str.replace_all(_INVISIBLE, "").str.strip_chars().replace("", None)
+
+
+def ascii_forms(text: pl.Expr) -> pl.Expr:
+    """Full-width digits and code letters as ASCII (an ID or code typed with a Chinese input method)."""
+    return text.str.replace_many(list(_FULL_WIDTH), list(_HALF_WIDTH))
+
+
+def cell_problems(text: pl.Expr) -> pl.Expr:
+    """The reason a cell cannot be stored whatever its type (control characters, absurd length), else null."""
+    return (
+        pl.when(text.str.contains(_CONTROL).fill_null(False))
+        .then(pl.lit("holds a control character (such as NUL) that is not text; correct the cell in the department system"))
+        .when((text.str.len_chars() > MAX_CELL_CHARS).fill_null(False))
+        .then(pl.lit(f"longer than {MAX_CELL_CHARS} characters, which no cell of this extract is; check the export"))
+    )
 
 
 def _clean_frame(chunk: pl.DataFrame, names: list[str]) -> pl.DataFrame:
@@ -101,7 +127,7 @@ def _clean_frame(chunk: pl.DataFrame, names: list[str]) -> pl.DataFrame:
 
 
 def integer_check(frame: pl.DataFrame) -> pl.DataFrame:
-    frame = frame.with_columns(_TEXT.str.replace_all(",", "", literal=True).alias("bare"))
+    frame = frame.with_columns(ascii_forms(_TEXT).str.replace_all(",", "", literal=True).alias("bare"))
     frame = frame.with_columns(
         pl.when(pl.col("bare").str.contains(_INTEGER)).then(pl.col("bare").str.replace(r"\.0+$", "").cast(pl.Int64, strict=False)).alias("value")
     )
@@ -110,7 +136,7 @@ def integer_check(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def decimal_check(frame: pl.DataFrame) -> pl.DataFrame:
-    frame = frame.with_columns(_TEXT.str.replace_all(r"[,，¥￥元\s]", "").alias("bare"))
+    frame = frame.with_columns(ascii_forms(_TEXT).str.replace_all(r"[,，¥￥元\s]", "").str.replace("．", ".", literal=True).alias("bare"))
     frame = frame.with_columns(pl.col("bare").str.contains(_DECIMAL).alias("shaped"))
     return frame.select(
         _TEXT,
@@ -326,7 +352,7 @@ def _resident_ids(values: pl.Series, pseudonymiser: Pseudonymiser) -> tuple[pl.D
     so hashing can overlap other work.
     """
     size = len(values)
-    upper = values.str.to_uppercase()
+    upper = pl.select(ascii_forms(pl.lit(values))).to_series().str.to_uppercase()
     plain = (upper.str.len_bytes() == 18).fill_null(False).to_numpy()
     if not plain.all():
         # Spaces or hyphens inside an ID are rare; compacting only the other values keeps the usual case fast.
@@ -411,6 +437,7 @@ def mask_resident_id(value: object) -> object:
 
 _UNDECODABLE = "bytes that are not valid in the file's encoding (UTF-8 or GB18030)"
 _EMPTY = "required value is empty"
+_FUTURE = "a date after today, for something that has already happened; correct the date in the department system"
 
 
 def parse_chunk(
@@ -465,8 +492,14 @@ def parse_chunk(
             value_series, reason_series = _apply(check, text[col.name]) if check else _apply(datetime_check, text[col.name], spec.timezone)
             values.append(pl.lit(value_series).alias(col.name))
             reason = pl.lit(reason_series)
+            if col.past_only:
+                future = (value_series > dt.date.today().isoformat()).fill_null(False)
+                reason = pl.when(reason.is_null() & pl.lit(future)).then(pl.lit(_FUTURE)).otherwise(reason)
         if not col.nullable and col.name in headers:
             reason = pl.when(reason.is_null() & cell.is_null()).then(pl.lit(_EMPTY)).otherwise(reason)
+        if col.type is ColumnType.TEXT and col.name in headers:
+            # text is stored as delivered; typed cells with such characters fail their type's check
+            reason = pl.when(reason.is_null()).then(cell_problems(pl.lit(chunk.get_column(col.name)))).otherwise(reason)
         if may_hold_undecodable:
             raw = chunk.get_column(col.name)
             reason = pl.when(pl.lit(raw.str.contains(REPLACEMENT, literal=True).fill_null(False))).then(pl.lit(_UNDECODABLE)).otherwise(reason)
@@ -511,12 +544,17 @@ def _townships(
     return codes, reasons
 
 
+def _storable(text: str) -> str:
+    """A cell as the quarantine can keep it: NUL, which PostgreSQL text cannot hold, shown as ␀."""
+    return text.replace("\x00", "\u2400")
+
+
 def _rejects(spec: ExtractSpec, chunk: pl.DataFrame, reasons: pl.DataFrame, headers: dict[str, str]) -> list[dict]:
     records = []
     personal = {c.name for c in spec.columns if c.is_personal}
     for cells, row_reasons in zip(chunk.iter_rows(named=True), reasons.iter_rows(named=True)):
         record = {
-            headers.get(col.name, col.name): mask_resident_id(cells[col.name] or "") if col.name in personal else (cells[col.name] or "")
+            headers.get(col.name, col.name): mask_resident_id(cells[col.name] or "") if col.name in personal else _storable(cells[col.name] or "")
             for col in spec.columns
         }
         for name, reason in row_reasons.items():

@@ -67,8 +67,20 @@ class Encoding:
     first_error_offset: int | None = None
 
 
+_CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
+
+
+def _has_cjk(text: str) -> bool:
+    """Whether `text` holds Chinese (or full-width) characters: what UTF-8 Chinese text decodes to.
+
+    GB18030 bytes read as UTF-8 now and then form a valid two-byte sequence
+    (a Latin or IPA letter), almost never a Chinese character.
+    """
+    return _CJK.search(text) is not None
+
+
 def _scan(path: Path, codec: str) -> tuple[int | None, bool]:
-    """Decode the whole file incrementally; return (first error offset, whether non-ASCII text came before it)."""
+    """Decode the whole file incrementally; return (first error offset, whether Chinese text came before it)."""
     decoder = codecs.getincrementaldecoder(codec)("strict")
     offset = 0
     non_ascii = False
@@ -81,8 +93,8 @@ def _scan(path: Path, codec: str) -> tuple[int | None, bool]:
             except UnicodeDecodeError as exc:
                 # The valid text before the error, in this block, counts too.
                 before = block[: max(exc.start, 0)].decode(codec, errors="ignore")
-                return offset + exc.start, non_ascii or not before.isascii()
-            non_ascii = non_ascii or not text.isascii()
+                return offset + exc.start, non_ascii or _has_cjk(before)
+            non_ascii = non_ascii or _has_cjk(text)
             if final:
                 return None, non_ascii
             offset += len(block)
@@ -92,7 +104,7 @@ def detect_encoding(path: Path) -> Encoding:
     """Decide between UTF-8 (with or without BOM) and GB18030.
 
     A file that decodes as UTF-8 is UTF-8: GB18030 text practically never
-    does. If UTF-8 fails only after valid multi-byte UTF-8 text, the file is
+    does. If UTF-8 fails only after valid UTF-8 Chinese text, the file is
     UTF-8 with damaged bytes, not GB18030 (GB18030 would decode the damage
     into plausible but wrong characters). Otherwise it is GB18030.
     Undecodable bytes are not fatal here: the reader replaces them and the
@@ -100,6 +112,12 @@ def detect_encoding(path: Path) -> Encoding:
     """
     with path.open("rb") as fh:
         head = fh.read(3)
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        raise ExtractError(
+            "the file is UTF-16 text (Excel's 'Unicode text'), which govkpi does not read",
+            file=path.name,
+            action="Save it from Excel as 'CSV UTF-8' (or as CSV in GB18030) and deliver it again",
+        )
     if head == codecs.BOM_UTF8:
         err, _ = _scan(path, "utf-8-sig")
         return Encoding("utf-8-sig", "utf-8-bom", err)
@@ -297,7 +315,9 @@ def _is_blank(row: list[object]) -> bool:
 
 
 def _is_totals(spec: ExtractSpec, row: list[object]) -> bool:
-    return any(isinstance(c, str) and _SPACES.sub("", c) in spec.totals_markers for c in row)
+    """A row whose first filled cell is, or begins with, a totals marker (合计, 合计：10人, 总计...)."""
+    first = next((c for c in row if c is not None and str(c).strip()), None)
+    return isinstance(first, str) and _SPACES.sub("", first).startswith(tuple(spec.totals_markers))
 
 
 def _filtered_chunks(
@@ -327,19 +347,43 @@ def open_xlsx(spec: ExtractSpec, path: Path) -> OpenedExtract:
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a broken file
+        with path.open("rb") as fh:
+            start = fh.read(4096)
+        if b"\x00" not in start and b"," in start and not start.startswith(b"PK"):
+            raise ExtractError(
+                "the file is named .xlsx but holds CSV text, not a workbook",
+                file=path.name,
+                action="Rename it to .csv (or save it from Excel as .xlsx) and deliver it again",
+            ) from exc
         raise ExtractError(
             f"cannot be opened as an Excel workbook ({exc.__class__.__name__}: {exc})",
             file=path.name,
             action="Re-export the file as .xlsx from the department system",
         ) from exc
-    sheet = workbook[spec.sheet] if spec.sheet and spec.sheet in workbook.sheetnames else workbook.worksheets[0]
-    rows_iter = sheet.iter_rows(values_only=True)
-    head: list[list[object]] = []
-    for row in rows_iter:
-        head.append(list(row))
-        if len(head) >= spec.header_search_rows:
-            break
-    header = map_header(spec, head, path.name)
+    if spec.sheet and spec.sheet in workbook.sheetnames:
+        sheets = [workbook[spec.sheet]]
+    else:
+        # the first sheet, else the first that has the header (a notes sheet may come first)
+        sheets = list(workbook.worksheets)
+    failure: ExtractError | None = None
+    for sheet in sheets:
+        rows_iter = sheet.iter_rows(values_only=True)
+        head: list[list[object]] = []
+        for row in rows_iter:
+            head.append(list(row))
+            if len(head) >= spec.header_search_rows:
+                break
+        try:
+            header = map_header(spec, head, path.name)
+        except ExtractError as exc:
+            failure = failure or exc
+            continue
+        if sheet is not sheets[0]:
+            log.warning("%s: no header on sheet %r; reading sheet %r", path.name, sheets[0].title, sheet.title)
+        break
+    else:
+        workbook.close()
+        raise failure if failure else ExtractError("the workbook has no sheet", file=path.name, action="Re-export it")
     after_header = head[header.row_number :]
 
     def numbered() -> Iterator[tuple[int, list[object]]]:
@@ -464,9 +508,10 @@ def _totals_rows(spec: ExtractSpec, cells: pl.DataFrame, names: list[str]) -> pl
     totals = pl.repeat(False, cells.height, eager=True)
     if not candidates.any():
         return totals
-    markers = list(spec.totals_markers)
+    pattern = "^(" + "|".join(re.escape(m) for m in spec.totals_markers) + ")"
     marked = cells.filter(candidates).select(
-        pl.any_horizontal(pl.col(c).str.replace_all(r"[\s\u3000]+", "").is_in(markers).fill_null(False) for c in names)
+        pl.coalesce(pl.col(c).str.replace_all(r"[\s\u3000]+", "").replace("", None) for c in names)
+        .str.contains(pattern).fill_null(False)
     ).to_series()
     return totals.scatter(candidates.arg_true().filter(marked), True)
 
@@ -489,6 +534,43 @@ def _utf8_blocks(blocks: Iterator[tuple[int, bytes]], codec: str) -> Iterator[tu
             yield offset, len(block), _Utf8Block(block.decode(codec, errors="replace").encode("utf-8"), exc.start)
 
 
+def _looks_big5(path: Path) -> bool:
+    """Whether the file reads as Big5 (Traditional Chinese) and not as GB18030 text.
+
+    Big5 bytes decode as GB18030 too, into characters a Chinese text of the
+    mainland seldom uses: nearly every character of a real GB18030 export is
+    in GB2312's common set, few of a Big5 file's misread ones are.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    cut = head.rfind(b"\n")
+    head = head[: cut + 1] if cut > 0 else head
+    try:
+        head.decode("big5")
+    except UnicodeDecodeError:
+        return False
+    chinese = [c for c in head.decode("gb18030", errors="replace") if "\u4e00" <= c <= "\u9fff"]
+    if len(chinese) < 10:
+        return False
+    common = 0
+    for c in chinese:
+        try:
+            c.encode("gb2312")
+            common += 1
+        except UnicodeEncodeError:
+            pass
+    return common / len(chinese) < 0.6
+
+
+def _other_separator(rows: list[list[object]]) -> str | None:
+    """'tabs' or 'semicolons' when the first rows are single cells split by one of them, else None."""
+    lines = [str(r[0]) for r in rows if len(r) == 1]
+    for char, name in (("\t", "tabs"), (";", "semicolons")):
+        if len([line for line in lines if line.count(char) >= 3]) >= 2:
+            return name
+    return None
+
+
 def open_csv(spec: ExtractSpec, path: Path) -> OpenedExtract:
     """Stream a CSV export in blocks of whole records, split into cells by polars.
 
@@ -505,6 +587,19 @@ def open_csv(spec: ExtractSpec, path: Path) -> OpenedExtract:
         header = map_header(spec, head, path.name)
     except ExtractError:
         fh.close()
+        separator = _other_separator(head)
+        if codec == "gb18030" and _looks_big5(path):
+            raise ExtractError(
+                "the file is Big5 (Traditional Chinese) text; govkpi reads UTF-8 and GB18030",
+                file=path.name,
+                action="Save it as 'CSV UTF-8' (or as GB18030) and deliver it again",
+            ) from None
+        if separator:
+            raise ExtractError(
+                f"the file's columns are separated by {separator}, not commas",
+                file=path.name,
+                action="Save it as CSV (comma-separated), UTF-8 or GB18030, and deliver it again",
+            ) from None
         raise
     width = max(len(row) for row in head)
     # The first column is read too, even when not loaded: that is where a
@@ -565,6 +660,12 @@ def open_csv(spec: ExtractSpec, path: Path) -> OpenedExtract:
 def open_extract(spec: ExtractSpec, path: Path) -> OpenedExtract:
     """Open a delivered file by its extension."""
     suffix = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise ExtractError(
+            "the file is empty (0 bytes)",
+            file=path.name,
+            action="The export or the copy failed: export the file again and deliver it with its rows",
+        )
     if suffix in (".xlsx", ".xlsm"):
         return open_xlsx(spec, path)
     if suffix in (".csv", ".txt"):

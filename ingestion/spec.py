@@ -55,6 +55,9 @@ class Column:
     required: bool = True
     nullable: bool = False
     description: str = ""
+    # A date of something that has happened (an enrolment, a certificate): a date after
+    # the day the file is loaded is a typing error, and the row is quarantined.
+    past_only: bool = False
 
     @property
     def is_personal(self) -> bool:

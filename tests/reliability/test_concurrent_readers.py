@@ -14,9 +14,10 @@ transaction of three statements:
 
 A transaction that sees two publications, or none, is a mixed read: the
 version of 1 and 3 differ, 2 disagrees with 1, or a statement finds no
-row. Errors, mixed reads and the longest transaction a reader waited
-through are counted and written to the test's output folder as JSON,
-which `scripts/reliability_report` turns into docs/reliability.md.
+row. Each reader has a one-second lock timeout, so a reader that waited a
+second for a publication's lock would count as an error. Errors, mixed
+reads and the longest transaction are written as JSON to the reliability
+results, which `scripts/reliability-report` turns into docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def test_sixteen_readers_see_one_publication_per_transaction_through_ten_swaps(p
     stats = {"transactions": 0, "errors": [], "mixed": [], "durations": []}
 
     def reader(i: int) -> None:
-        conninfo = psycopg.conninfo.make_conninfo(published_db, user=f"bi_load_reader_{i:02d}")
+        # a reader that waits a second for a lock fails: that is the wait the target bounds
+        conninfo = psycopg.conninfo.make_conninfo(published_db, user=f"bi_load_reader_{i:02d}", options="-c lock_timeout=1s")
         with psycopg.connect(conninfo) as conn:
             while not stop.is_set():
                 started = time.perf_counter()
@@ -171,8 +173,9 @@ def test_sixteen_readers_see_one_publication_per_transaction_through_ten_swaps(p
         "reader_transactions": stats["transactions"],
         "errors": len(stats["errors"]),
         "mixed_reads": len(stats["mixed"]),
-        "max_wait_s": round(durations[-1], 3) if durations else None,
-        "p99_wait_s": round(durations[int(len(durations) * 0.99) - 1], 3) if durations else None,
+        "lock_timeout_s": 1.0,
+        "max_transaction_s": round(durations[-1], 3) if durations else None,
+        "p99_transaction_s": round(durations[int(len(durations) * 0.99) - 1], 3) if durations else None,
         "median_transaction_before_publishing_s": round(quiet[len(quiet) // 2], 4) if quiet else None,
         "publish_seconds_max": round(max(publish_seconds), 2),
         "error_examples": stats["errors"][:5],
@@ -187,7 +190,10 @@ def test_sixteen_readers_see_one_publication_per_transaction_through_ten_swaps(p
     assert stats["transactions"] > READERS * PUBLICATIONS, summary
     assert summary["errors"] == 0, summary
     assert summary["mixed_reads"] == 0, summary
-    assert summary["max_wait_s"] < 1.0, summary
+    # No reader waited a second for a lock (lock_timeout would have made it an error). The
+    # longest transaction also holds the time 16 reader threads and the other test worker
+    # shared two cores: bounded loosely, as a guard against readers queueing behind a publication.
+    assert summary["max_transaction_s"] < 5.0, summary
 
 
 def test_a_publication_that_changes_a_tables_shape_goes_by_swap(published_db, candidates):
