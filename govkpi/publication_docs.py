@@ -104,6 +104,35 @@ def document_publication(settings: Settings, warehouse_url: str, publication_id:
 
     final = publication_dir(settings, publication_id)
     partial = final.with_name(final.name + ".partial")
+    try:
+        return _write_docs(final, partial, dbt_docs, gx_docs, validations, validation_run_id, record, publication_id)
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)  # give back what the attempt took
+        raise DocsUnavailable(_write_failure(exc, final.parent, publication_id)) from None
+
+
+def _write_failure(exc: OSError, folder: Path, publication_id: int) -> str:
+    """What to free or fix when the documentation cannot be written."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = (f"the disk holding {folder} is full ({exc.strerror}): free space there, or move the state folder "
+                "(GOVKPI_STATE_DIR) to a larger disk")
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        what = (f"{folder} cannot be written ({exc.strerror}): make it writable for the user running govkpi, "
+                "or point GOVKPI_STATE_DIR at a writable folder")
+    else:
+        what = f"writing into {folder} failed ({exc.strerror or exc})"
+    return (
+        f"publication {publication_id} is published and stands, but its documentation was not written: {what}. "
+        "Nothing partial was left behind; the next run documents its own publication"
+    )
+
+
+def _write_docs(final: Path, partial: Path, dbt_docs: Path, gx_docs: Path, validations: Path,
+                validation_run_id: int, record: dict, publication_id: int) -> Path:
+    from govkpi.transform import DBT_DOCS_FILES
+
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
 

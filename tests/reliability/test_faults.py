@@ -102,6 +102,7 @@ def file_state(url: str) -> dict[str, int]:
 
 
 def record(name: str, **figures) -> None:
+    """Add this fault's figures to the reliability results (one worker runs this module)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "faults.json"
     found = json.loads(path.read_text()) if path.exists() else {}
@@ -173,3 +174,55 @@ def test_the_server_shut_down_mid_copy_recovers_and_the_rerun_loads_the_file_onc
                loader_message=err.strip().splitlines()[-1][:300] if err.strip() else "", **after)
     finally:
         subprocess.run([str(GOVKPI), "warehouse", "stop"], env={**env, "GOVKPI_WAREHOUSE_URL": ""}, capture_output=True, timeout=120)
+
+
+@pytest.mark.parametrize("fault", ["full", "read_only"])
+def test_documenting_on_a_full_or_read_only_state_folder_says_what_to_fix_and_the_publication_stands(
+    fault, published_db, state_dir, tmp_path
+):
+    """`document` (after publish) meets a full disk, or a read-only one, under <state>/publications."""
+    import shutil
+
+    from conftest import marts_fingerprint
+
+    from govkpi.publication_docs import DocsUnavailable, document_publication
+    from govkpi.settings import load_settings
+    from govkpi.transform import DBT_DOCS_FILES
+
+    if os.geteuid() != 0:
+        pytest.skip("a real full or read-only filesystem is mounted (tmpfs), which needs root")
+    state = tmp_path / "state"
+    shutil.copytree(state_dir / "validations", state / "validations")
+    docs = tmp_path / "dbt-docs"
+    docs.mkdir()
+    for name in DBT_DOCS_FILES:
+        shutil.copyfile(state_dir / "dbt" / "target" / name, docs / name)
+    target = state / "publications"
+    target.mkdir()
+    options = "size=64k" if fault == "full" else "ro,size=1m"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, f"govkpi-{fault}", str(target)], check=True)
+    try:
+        settings = load_settings(govkpi_env(published_db, state))
+        with psycopg.connect(published_db) as conn:
+            publication, published = conn.execute(
+                "select publication_id, content_hashes from audit.publication order by 1 desc limit 1"
+            ).fetchone()
+        before = marts_fingerprint(published_db)
+        with pytest.raises(DocsUnavailable) as failed:
+            document_publication(settings, published_db, publication, docs)
+        message = str(failed.value)
+        assert f"publication {publication} is published and stands" in message, message
+        if fault == "full":
+            assert "is full" in message and "free space" in message and str(target) in message, message
+        else:
+            assert "cannot be written" in message and "writable" in message, message
+        assert list(target.iterdir()) == [], "nothing partial left behind"
+        # the publication is untouched: same marts, same log
+        assert marts_fingerprint(published_db) == before
+        with psycopg.connect(published_db) as conn:
+            assert conn.execute("select max(publication_id) from audit.publication").fetchone()[0] == publication
+        record(f"document_on_{fault}_state_folder", publication_stands=True, message=message[:300])
+    finally:
+        subprocess.run(["umount", str(target)], check=False)
+    # with room again, the same publication is documented
+    assert document_publication(settings, published_db, publication, docs).is_dir()
