@@ -283,16 +283,47 @@ def suite_code_sha256() -> str:
     return digest.hexdigest()
 
 
+# Advisory locks (class, validation_run_id): a gate holds its run's for as long as it runs,
+# so a run left open whose lock nobody holds was abandoned (its process was killed).
+RUN_LOCK_CLASS = 0x67617465  # 'gate'
+
+
 def _start_run(conn: psycopg.Connection, *, run_label: str, candidate_schema: str, scope: str) -> int:
-    row = conn.execute(
-        """
-        insert into audit.validation_run (run_label, candidate_schema, gx_version, scope, suite_sha256)
-        values (%s, %s, %s, %s, %s)
-        returning validation_run_id
-        """,
-        (run_label, candidate_schema, gx.__version__, scope, suite_code_sha256()),
-    ).fetchone()
-    return int(returned(row, "insert into audit.validation_run")[0])
+    with conn.transaction():
+        row = conn.execute(
+            """
+            insert into audit.validation_run (run_label, candidate_schema, gx_version, scope, suite_sha256)
+            values (%s, %s, %s, %s, %s)
+            returning validation_run_id
+            """,
+            (run_label, candidate_schema, gx.__version__, scope, suite_code_sha256()),
+        ).fetchone()
+        run_id = int(returned(row, "insert into audit.validation_run")[0])
+        # held until this connection closes: committed rows of open runs are always locked
+        conn.execute("select pg_advisory_lock(%s, %s)", (RUN_LOCK_CLASS, run_id))
+    _close_abandoned_runs(conn, run_id)
+    return run_id
+
+
+def _close_abandoned_runs(conn: psycopg.Connection, current: int) -> None:
+    """Mark failed the open validation runs no gate holds any more (a gate killed mid-run)."""
+    for (run_id,) in conn.execute(
+        "select validation_run_id from audit.validation_run where finished_at is null and validation_run_id <> %s",
+        (current,),
+    ).fetchall():
+        if not conn.execute("select pg_try_advisory_lock(%s, %s)", (RUN_LOCK_CLASS, run_id)).fetchone()[0]:
+            continue  # another gate is running it
+        try:
+            conn.execute(
+                "update audit.validation_run set finished_at = now(), success = false "
+                "where validation_run_id = %s and finished_at is null",
+                (run_id,),
+            )
+            logger.warning(
+                "validation run %s was left open by a gate that ended without finishing (killed?); marked failed", run_id
+            )
+        finally:
+            conn.execute("select pg_advisory_unlock(%s, %s)", (RUN_LOCK_CLASS, run_id))
 
 
 def _finish_run(conn: psycopg.Connection, run_id: int, *, success: bool) -> None:

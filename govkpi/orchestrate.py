@@ -7,6 +7,7 @@ task, through Airflow's task runner), not a second code path around it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.metadata
 import json
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from govkpi import openlineage
+from govkpi.errors import GovkpiError
 from govkpi.settings import Settings
 from ingestion.specs import DEPARTMENTS
 
@@ -131,6 +133,57 @@ def run_dags(
     started unless `stop_on_failure` is False. For the monthly ingest DAGs a
     run at the 1st of a month has the previous month as its data interval.
     """
+    with _local_runner_lock(settings):
+        _fail_abandoned_runs(settings)
+        yield from _run_dags(settings, env, requests, stop_on_failure=stop_on_failure)
+
+
+# Task and run states of work in progress, which a killed runner leaves behind.
+_UNFINISHED = ("running", "queued", "scheduled", "up_for_retry", "up_for_reschedule", "deferred", "restarting")
+
+
+@contextlib.contextmanager
+def _local_runner_lock(settings: Settings):
+    """One local runner per state folder at a time; a second is refused, saying which folder."""
+    import fcntl
+
+    home = airflow_home(settings)
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / "runner.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise GovkpiError(
+                f"another `govkpi run` is running DAGs with the state folder {settings.state_dir}; "
+                "wait for it to finish (or use another GOVKPI_STATE_DIR)"
+            ) from None
+        yield  # the lock goes with the process, killed or not
+
+
+def _fail_abandoned_runs(settings: Settings) -> None:
+    """Mark failed the runs a killed runner left running: with the lock held, no runner is running them."""
+    db = airflow_home(settings) / "airflow.db"
+    if not db.exists():
+        return
+    marks = ",".join("?" * len(_UNFINISHED))
+    with sqlite3.connect(db) as conn:
+        runs = conn.execute(f"select dag_id, run_id from dag_run where state in ({marks})", _UNFINISHED).fetchall()
+        if not runs:
+            return
+        now = dt.datetime.now(dt.timezone.utc).isoformat(sep=" ")
+        for dag_id, run_id in runs:
+            conn.execute(
+                f"update task_instance set state = 'failed', end_date = coalesce(end_date, ?) "
+                f"where dag_id = ? and run_id = ? and state in ({marks})",
+                (now, dag_id, run_id, *_UNFINISHED),
+            )
+            conn.execute("update dag_run set state = 'failed', end_date = ? where dag_id = ? and run_id = ?", (now, dag_id, run_id))
+            log.warning("DAG run %s of %s was left running by a runner that ended without finishing; marked failed", run_id, dag_id)
+
+
+def _run_dags(
+    settings: Settings, env: dict[str, str], requests: list[DagRunRequest], *, stop_on_failure: bool
+) -> Iterator[DagRunResult]:
     logs = settings.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
