@@ -28,14 +28,17 @@ def _load(folder: Path, name: str) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def _commit() -> str:
+def _commit(checkout: Path) -> str:
+    """The checkout's commit, saying so when its files differ from it."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=checkout, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return f"{head} with uncommitted changes" if dirty else head
 
 
-def render(folder: Path) -> str:
+def render(folder: Path, checkout: Path = ROOT) -> str:
     faults = _load(folder, "faults.json")
     readers = _load(folder, "concurrent_readers.json")
     corpus = _load(folder, "malformed_inputs.json")
@@ -46,7 +49,7 @@ def render(folder: Path) -> str:
         "# Reliability: faults, load and hostile input",
         "",
         f"Produced by `scripts/reliability_report.py` from the results of a test run "
-        f"(commit {_commit()}, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC). "
+        f"(commit {_commit(checkout)}, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC). "
         "The tests are in `tests/reliability/` and `tests/e2e/test_no_clear_ids.py`; CI runs them all.",
         "",
     ]
@@ -59,7 +62,10 @@ def render(folder: Path) -> str:
             if (f.get("raw_rows") is not None and f["raw_rows"] == f.get("distinct_rows") and f.get("manifest_loaded") == 1)
             or f.get("publication_stands")
         )
-        lines.append(f"| faults injected (loader killed and server stopped mid-COPY, full and read-only state folder) | {len(faults)} |")
+        lines.append(
+            "| faults injected (loader killed and server stopped mid-COPY; a run killed in build, gate and publish; "
+            f"a full and a read-only state folder) | {len(faults)} |"
+        )
         lines.append(f"| faults survived (loaded exactly once on rerun; publication intact, error says what to fix) | {survived} |")
     if readers is not None:
         lines += [
@@ -102,7 +108,8 @@ def render(folder: Path) -> str:
             lines += ["", "What the loader said when the server went away:", "", *(f"> {m}" for m in messages)]
         for name, f in faults.items():
             if f.get("publication_stands"):
-                lines += ["", f"{name.replace('_', ' ').capitalize()}: the publication stands; `document` said:", "", f"> {f['message']}"]
+                said = "`document` said" if name.startswith("document") else "the test found"
+                lines += ["", f"{name.replace('_', ' ').capitalize()}: the publication stands; {said}:", "", f"> {f['message']}"]
     if corpus is not None:
         lines += ["", "## Malformed inputs", "", "| case | kind | outcome | rows read / loaded / quarantined | message |", "| --- | --- | --- | --- | --- |"]
         for name, c in corpus.items():
@@ -119,11 +126,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=ROOT / ".govkpi" / "reliability")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "reliability.md")
+    parser.add_argument("--checkout", type=Path, default=ROOT, help="the checkout the results came from (for its commit)")
     args = parser.parse_args(argv)
     if not args.results.is_dir():
         print(f"no results in {args.results}: run ./scripts/test -m reliability first", file=sys.stderr)
         return 1
-    args.out.write_text(render(args.results), encoding="utf-8")
+    args.out.write_text(render(args.results, args.checkout), encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
 
