@@ -1,4 +1,5 @@
-"""Faults injected for real into a load: the loader killed mid-COPY, the server shut down mid-COPY.
+"""Faults injected for real: the loader killed mid-COPY and at its manifest write, the server shut down
+mid-COPY, and `document` meeting a full or read-only state folder.
 
 A roster of 300,000 rows (synthetic, valid IDs) is loaded with `govkpi
 load`, as the ingest DAG's task loads it. While PostgreSQL reports the COPY
@@ -226,3 +227,42 @@ def test_documenting_on_a_full_or_read_only_state_folder_says_what_to_fix_and_th
         subprocess.run(["umount", str(target)], check=False)
     # with room again, the same publication is documented
     assert document_publication(settings, published_db, publication, docs).is_dir()
+
+
+def test_the_loader_killed_while_writing_its_manifest_row_leaves_nothing_and_the_rerun_loads_once(fresh_db, tmp_path):
+    """The loader stopped exactly at its manifest row (a lock holds it there, before its COPY), then SIGKILLed."""
+    landing = big_landing(tmp_path / "landing")
+    env = govkpi_env(fresh_db, tmp_path / "state")
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        from govkpi.migrations import migrate
+
+        migrate(conn)
+    with psycopg.connect(fresh_db) as blocker:
+        # SHARE conflicts with inserts only: the loader copies its rows, then waits at its manifest row
+        blocker.execute("lock table audit.load_manifest in share mode")
+        proc = start_load(env, landing)
+        with psycopg.connect(fresh_db, autocommit=True) as watcher:
+            deadline = time.monotonic() + 300
+            while True:
+                waiting = watcher.execute(
+                    "select a.pid, left(a.query, 60) from pg_locks l join pg_stat_activity a on a.pid = l.pid "
+                    "where l.relation = 'audit.load_manifest'::regclass and not l.granted and a.query ilike '%%insert into audit.load_manifest%%'"
+                ).fetchone()
+                if waiting:
+                    break
+                assert proc.poll() is None, "the load ended before its manifest write:\n" + "\n".join(proc.communicate())
+                assert time.monotonic() < deadline, "the loader never reached its manifest write"
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        blocker.commit()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        deadline = time.monotonic() + 60
+        while conn.execute("select 1 from pg_stat_activity where pid = %s", (waiting[0],)).fetchone():
+            assert time.monotonic() < deadline, "the killed loader's transaction is still open"
+            time.sleep(0.1)
+    before = file_state(fresh_db)
+    assert before["raw_rows"] == 0 and before["manifest_loaded"] == 0 and before["batches_unfinished"] == 0, before
+    after = rerun_loads_once(env, landing, fresh_db)
+    # the file's manifest row is written first in the batch's transaction, then its rows are copied
+    record("loader_sigkill_at_manifest_write", rows_copied_when_killed=0, rows_after_kill=before["raw_rows"], **after)
