@@ -201,7 +201,10 @@ def _report(result) -> bool:
     for line in result.errors:
         _say(f"      {line}")
     _say(f"    full log: {result.log_file}")
-    _say("    The previously published marts, if any, are unchanged.")
+    if result.failed_tasks and all(t.split(".")[-1] == "document" for t in result.failed_tasks):
+        _say("    The new publication is live; only its documentation was not written (see above).")
+    else:
+        _say("    The previously published marts, if any, are unchanged.")
     return False
 
 

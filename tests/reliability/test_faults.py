@@ -123,6 +123,21 @@ def rerun_loads_once(env: dict[str, str], landing: Path, url: str) -> dict[str, 
     return after
 
 
+@pytest.fixture
+def fresh_db(pg_admin_url: str):
+    """A new empty database for each test here (each loads the same file and must find it new)."""
+    import secrets
+
+    from conftest import _create_database, _drop_database
+
+    name = f"govkpi_fault_{secrets.token_hex(4)}"
+    url = _create_database(pg_admin_url, name)
+    try:
+        yield url
+    finally:
+        _drop_database(pg_admin_url, name)
+
+
 def test_the_loader_killed_mid_copy_leaves_nothing_and_the_rerun_loads_the_file_once(fresh_db, tmp_path):
     landing = big_landing(tmp_path / "landing")
     env = govkpi_env(fresh_db, tmp_path / "state")

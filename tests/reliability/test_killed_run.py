@@ -109,3 +109,42 @@ def test_a_run_killed_in_build_gate_and_publish_is_recovered_by_the_next_with_no
                    f"0 validation runs open, 0 Airflow runs running, no half-built schema",
     }
     path.write_text(json.dumps(found, indent=2, ensure_ascii=False))
+
+
+def test_a_run_whose_document_task_meets_a_full_disk_publishes_and_says_what_to_free(published_db, tmp_path):
+    """The real DAGs, with <state>/publications on a full filesystem (a 64 KiB tmpfs)."""
+    if os.geteuid() != 0:
+        pytest.skip("a real full filesystem is mounted (tmpfs), which needs root")
+    state = tmp_path / "state"
+    target = state / "publications"
+    target.mkdir(parents=True)
+    env = govkpi_env(published_db, state)
+    with psycopg.connect(published_db) as conn:
+        before = conn.execute("select max(publication_id) from audit.publication").fetchone()[0]
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "govkpi-full", str(target)], check=True)
+    try:
+        proc = subprocess.run([str(GOVKPI), "run", "--extracts", str(SAMPLE_DIR)], env=env, capture_output=True, text=True, timeout=900)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0, out[-3000:]
+        assert "is full" in out and "free space there" in out and str(target) in out, out[-3000:]
+        assert "The new publication is live; only its documentation was not written" in out
+        assert "previously published marts" not in out
+        assert list(target.iterdir()) == [], "nothing partial left on the full disk"
+    finally:
+        subprocess.run(["umount", str(target)], check=False)
+    with psycopg.connect(published_db) as conn:
+        newest, hashes = conn.execute(
+            "select publication_id, content_hashes from audit.publication order by 1 desc limit 1"
+        ).fetchone()
+    assert newest == before + 1
+    assert {t: h.split(":")[0] for t, h in hashes.items()} == {t: f.split(":")[0] for t, f in marts_fingerprint(published_db).items()}
+    # room again: the next run publishes and documents
+    again = subprocess.run([str(GOVKPI), "run", "--extracts", str(SAMPLE_DIR)], env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert (target / str(newest + 1) / "publication.json").is_file()
+    path = RESULTS / "faults.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    found = json.loads(path.read_text()) if path.exists() else {}
+    message = next(line.strip() for line in out.splitlines() if "is full" in line)
+    found["document_task_on_a_full_disk_in_govkpi_run"] = {"publication_stands": True, "message": message[:400]}
+    path.write_text(json.dumps(found, indent=2, ensure_ascii=False))
