@@ -267,6 +267,51 @@ def test_corrected_march_roster_supersedes_and_is_published(published, published
     assert f"No KPI value differs between publications {after_id} and {latest}." in unchanged.stdout
 
 
+def test_comparisons_left_pending_are_recomputed_by_the_next_build(published, published_db):
+    """A build that stops after fct_kpi_value leaves the comparison's partitions pending (docs/adr/0034).
+
+    dbt skips fct_kpi_comparison when a test on fct_kpi_value fails, after
+    fct_kpi_value replaced its partitions: those comparisons are stale and
+    listed in intermediate.kpi_comparison_pending. The state is made here as
+    that build leaves it; the next build recomputes them and what reaches
+    marts is what a rebuild from scratch gives.
+    """
+    _, env, _ = published
+    may = ("hrss_trainees", "month", dt.date(2023, 5, 1))
+    columns = "area_code, breakdown_member, value, previous_value, change, ytd_value, rank_in_parent"
+    where = "kpi_code = %s and period_grain = %s and period_start_date = %s"
+    order = " order by area_code, breakdown_member"
+    with psycopg.connect(published_db, autocommit=True) as conn:
+        assert conn.execute("select count(*) from intermediate.kpi_comparison_pending").fetchone()[0] == 0, (
+            "the last build left comparisons pending"
+        )
+        published_may = conn.execute(f"select {columns} from marts.fct_kpi_comparison where {where}{order}", may).fetchall()
+        june_previous = conn.execute(
+            f"select area_code, breakdown_member, previous_value from marts.fct_kpi_comparison where {where}{order}",
+            (may[0], may[1], dt.date(2023, 6, 1)),
+        ).fetchall()
+        may_values = {(r[0], r[1]): r[2] for r in published_may}
+        assert published_may and june_previous
+        assert all(previous == may_values.get((area, member)) for area, member, previous in june_previous), june_previous
+        stale = conn.execute(
+            f"update marts_audit.fct_kpi_comparison set value = value + 1000, ytd_value = null where {where}", may
+        ).rowcount
+        assert stale == len(published_may)
+        conn.execute(
+            "insert into intermediate.kpi_comparison_pending (kpi_code, period_grain, period_start_date) values (%s, %s, %s)",
+            may,
+        )
+    warehouse = dags_test(env, orchestrate.WAREHOUSE_DAG)
+    assert warehouse.ok, warehouse.errors
+    with psycopg.connect(published_db) as conn:
+        assert conn.execute("select count(*) from intermediate.kpi_comparison_pending").fetchone()[0] == 0
+        assert conn.execute(f"select {columns} from marts_audit.fct_kpi_comparison where {where}{order}", may).fetchall() == published_may
+        assert conn.execute(f"select {columns} from marts.fct_kpi_comparison where {where}{order}", may).fetchall() == published_may
+    verified = run_govkpi(["audit", "verify", "latest"], env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "matches" in verified.stdout
+
+
 def test_missing_delivery_fails_at_its_deadline_naming_it(published, published_db):
     landing, env, alerts = published
     before = manifest(published_db)

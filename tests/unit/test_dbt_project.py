@@ -55,7 +55,7 @@ def test_every_kpi_has_a_unit_test_and_marts_use_no_select_star(tmp_path):
     assert set(incremental) == {
         "fct_training_enrolment", "fct_inpatient_stay", "fct_remote_reading",
         "fct_expert_round", "fct_medical_aid_payment", "fct_enforcement_case",
-        "fct_kpi_value",
+        "fct_kpi_value", "fct_kpi_comparison",
     }
     # by changed period: the partitions kpi_changed_partitions lists are replaced (docs/adr/0024)
     kpi_values = incremental.pop("fct_kpi_value")
@@ -63,6 +63,13 @@ def test_every_kpi_has_a_unit_test_and_marts_use_no_select_star(tmp_path):
     assert kpi_values["config"]["incremental_strategy"] == "append"
     assert any("delete_changed_kpi_partitions" in hook["sql"] for hook in kpi_values["config"]["pre-hook"])
     assert any("record_kpi_fingerprints" in hook["sql"] for hook in kpi_values["config"]["post-hook"])
+    assert any("add_kpi_comparison_pending" in hook["sql"] for hook in kpi_values["config"]["post-hook"])
+    # by the periods the replaced partitions reach (docs/adr/0034)
+    comparisons = incremental.pop("fct_kpi_comparison")
+    assert comparisons["config"]["on_schema_change"] == "fail"
+    assert comparisons["config"]["incremental_strategy"] == "append"
+    assert any("delete_affected_kpi_comparisons" in hook["sql"] for hook in comparisons["config"]["pre-hook"])
+    assert any("record_kpi_comparison_done" in hook["sql"] for hook in comparisons["config"]["post-hook"])
     for name, node in incremental.items():
         assert node["config"]["on_schema_change"] == "fail", name
         assert node["config"]["incremental_strategy"] == "append", name

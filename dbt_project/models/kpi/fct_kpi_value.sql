@@ -17,7 +17,7 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ delete_changed_kpi_partitions() }}",
-    post_hook=["analyze {{ this }}", "{{ record_kpi_fingerprints() }}"]
+    post_hook=["analyze {{ this }}", "{{ record_kpi_fingerprints() }}", "{{ add_kpi_comparison_pending() }}"]
 ) }}
 
 with

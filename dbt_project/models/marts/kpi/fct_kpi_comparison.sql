@@ -12,8 +12,33 @@
       higher_is_better and neutral, lowest first for lower_is_better), ties
       sharing a rank (1, 1, 3), areas without a value unranked; the number
       ranked; and the change of rank from the previous period (positive:
-      moved up). The county is not ranked. -#}
+      moved up). The county is not ranked.
+    Built by changed period (docs/adr/0034, macros/kpi_partitions.sql): an
+    incremental build recomputes only the comparisons the partitions
+    fct_kpi_value replaced reach, from the periods they read; a full
+    refresh, or the first build, computes every row. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=["{{ create_kpi_comparison_state() }}", "{{ delete_affected_kpi_comparisons() }}"],
+    post_hook=["{{ record_kpi_comparison_done() }}"]
+) }}
 with
+{%- if is_incremental() %}
+
+affected as (
+
+    {{ kpi_comparison_affected_sql() | indent(4) }}
+
+),
+
+inputs as (
+
+    {{ kpi_comparison_inputs_sql('affected') | indent(4) }}
+
+),
+{%- endif %}
 
 kpi_values as (
 
@@ -27,6 +52,11 @@ kpi_values as (
         breakdown_member,
         value
     from {{ ref('fct_kpi_value') }}
+    {%- if is_incremental() %}
+    where (kpi_code, period_grain, period_start_date) in (
+        select kpi_code, period_grain, period_start_date from inputs
+    )
+    {%- endif %}
 
 ),
 
@@ -188,3 +218,8 @@ select
     cast(previous_rank_in_parent as integer) as previous_rank_in_parent,
     cast(rank_change as integer) as rank_change
 from changes
+{%- if is_incremental() %}
+where (kpi_code, period_grain, period_start_date) in (
+    select kpi_code, period_grain, period_start_date from affected
+)
+{%- endif %}
