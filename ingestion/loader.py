@@ -519,6 +519,7 @@ def _copy_file(
                 hasher,
                 areas=areas,
                 file_township=load.township_code,
+                period=load.delivered.period,
                 may_hold_undecodable=chunk.may_hold_undecodable,
             )
             load.rows_read += chunk.rows.height

@@ -448,6 +448,7 @@ def parse_chunk(
     *,
     areas: AreaRegister | None = None,
     file_township: str | None = None,
+    period: str | None = None,
     may_hold_undecodable: bool = True,
 ) -> ParsedChunk:
     """Type every column of a chunk; rows with any rejected cell go to quarantine.
@@ -456,7 +457,9 @@ def parse_chunk(
     checked against (the loader always passes it; without it both are plain
     text). `file_township`: the township the file belongs to by its name (or
     the register's only one): a file without a 乡镇 column gives it to every
-    row, a file with one may hold only that township's rows.
+    row, a file with one may hold only that township's rows. `period`: the
+    file's delivery period; a village counts only under a township it
+    belonged to during it (the register's valid_from/valid_to, ADR 0035).
 
     `may_hold_undecodable` is False when the reader decoded the chunk's bytes
     cleanly, which spares searching every cell for replacement characters.
@@ -483,7 +486,7 @@ def parse_chunk(
             reason = pl.lit(township_reasons)
         elif col.type is ColumnType.VILLAGE:
             values.append(cell)
-            reason = pl.lit(areas.unknown_village_reasons(text[col.name], townships)) if areas is not None else _NO_REASON
+            reason = pl.lit(areas.unknown_village_reasons(text[col.name], townships, period)) if areas is not None else _NO_REASON
         elif col.type is ColumnType.TEXT:
             values.append(cell)
             reason = _NO_REASON

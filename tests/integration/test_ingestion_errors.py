@@ -475,3 +475,74 @@ def test_another_pseudonym_key_is_refused_before_anything_is_loaded(conn, tmp_pa
     assert conn.execute("select count(*) from raw.hrss_enrolment").fetchone()[0] == rows_before
     # the warehouse's own key still loads
     assert load(conn, tmp_path).status == "loaded"
+
+
+# --- a village that moves to another township (ADR 0035) -------------------
+
+def moved_village_landing(folder: Path) -> AreaRegister:
+    """The county register with 漫流村 moved from **镇 to 青山镇 on 2023-07-01, under a new code."""
+    register = folder / "register" / "areas.csv"
+    register.parent.mkdir(parents=True, exist_ok=True)
+    lines = (ROOT / "sample_data" / "register" / "areas.csv").read_text(encoding="utf-8").splitlines()
+    moved = [lines[0] + ",valid_from,valid_to"]
+    for line in lines[1:]:
+        moved.append(line + (",,2023-07-01" if line.startswith("manliu,") else ",,"))
+    moved += [f"{row},," for row in SECOND_TOWNSHIP]
+    moved.append("t02v03,漫流村,Manliu Village (Qingshan),village,t02,341099102203,2023-07-01,")
+    register.write_text("\n".join(moved) + "\n", encoding="utf-8")
+    return AreaRegister.from_landing(folder)
+
+
+def test_a_moved_village_is_known_under_the_township_it_belonged_to_in_the_files_period(conn, tmp_path):
+    for period, more in (("2023-06", 7), ("2023-08", 8)):
+        # then more rows of the sample roster, as they are (a file of mostly bad rows is refused whole)
+        lines = county_roster_lines(["**镇", "青山镇", "**镇"] + ["**镇"] * more, ["漫流村", "漫流村", "杏花村"] + [""] * more)
+        folder = tmp_path / "hrss" / period
+        folder.mkdir(parents=True)
+        (folder / f"全县培训学员花名册_{period}.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("gb18030"))
+    areas = moved_village_landing(tmp_path)
+
+    outcome = load_batch(conn, HRSS, discover(tmp_path, HRSS), Pseudonymiser(TEST_KEY.encode()), areas=areas)
+
+    june, august = sorted(outcome.files, key=lambda f: f.period)
+    assert (june.period, june.rows_loaded, june.rows_rejected) == ("2023-06", 9, 1)
+    assert (august.period, august.rows_loaded, august.rows_rejected) == ("2023-08", 10, 1)
+    loaded = {
+        period: conn.execute(
+            "select _row_number, township_code, village_name from raw.hrss_enrolment where _file_id = %s and _row_number <= 5 "
+            "order by 1",
+            (file.file_id,),
+        ).fetchall()
+        for period, file in (("june", june), ("august", august))
+    }
+    # before the move it is **镇's village, after it 青山镇's; the other village never moved
+    assert loaded["june"] == [(3, "township", "漫流村"), (5, "township", "杏花村")]
+    assert loaded["august"] == [(4, "t02", "漫流村"), (5, "township", "杏花村")]
+    [(row, column, reason, record)] = quarantine_for(conn, june.file_id)
+    assert (row, column, record["乡镇"]) == (4, "所在村(社区)", "青山镇")
+    assert "village '漫流村' is in 青山镇 only from 2023-07-01" in reason and "period 2023-06" in reason
+    assert "in 2023-06 it is in **镇 (until 2023-07-01): name that township" in reason
+    [(row, column, reason, record)] = quarantine_for(conn, august.file_id)
+    assert (row, column, record["乡镇"]) == (3, "所在村(社区)", "**镇")
+    assert "village '漫流村' is in **镇 only until 2023-07-01" in reason
+    assert "in 2023-08 it is in 青山镇 (from 2023-07-01)" in reason and "register/areas.csv" in reason
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("t02v03,漫流村,x,village,t02,341099102203,2023-13-01,", "valid_from '2023-13-01' is not a date"),
+        ("t02v03,漫流村,x,village,t02,341099102203,2023-07-01,2023-07-01", "valid_from 2023-07-01 is not before valid_to"),
+        ("t03,白云镇,x,township,county,341099103,2023-07-01,", "only a village's row may have valid_from or valid_to"),
+    ],
+)
+def test_a_register_with_bad_validity_dates_is_refused_naming_the_line(tmp_path, row, message):
+    moved_village_landing(tmp_path)
+    register = tmp_path / "register" / "areas.csv"
+    lines = register.read_text(encoding="utf-8").splitlines()
+    lines[-1] = row
+    register.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    with pytest.raises(Exception, match=message) as refused:
+        AreaRegister.from_landing(tmp_path)
+    assert f"line {len(lines)}" in str(refused.value)

@@ -13,7 +13,9 @@ areas as (
         name_en,
         area_level,
         parent_area_code,
-        division_code
+        division_code,
+        valid_from,
+        valid_to
     from {{ ref('stg_register__areas') }}
 
 ),
@@ -44,7 +46,9 @@ select
         when 'village' then parents.parent_area_code
         when 'township' then areas.parent_area_code
         else areas.area_code
-    end as county_code
+    end as county_code,
+    areas.valid_from as area_valid_from,
+    areas.valid_to as area_valid_to
 from areas
 left join parents
     on areas.parent_area_code = parents.area_code

@@ -19,6 +19,10 @@ renamed as (
         name_en,
         area_level,
 
+        ----------  dates: when a village belongs to its township (ADR 0035); null: always
+        cast(nullif(valid_from, '') as date) as valid_from,
+        cast(nullif(valid_to, '') as date) as valid_to,
+
         ----------  lineage
         register_sha256
 
