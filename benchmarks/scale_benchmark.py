@@ -16,7 +16,10 @@ peak resident memory (the child's VmHWM, or dbt's peak if larger):
   candidate), publish, document;
 - **increment**: a warehouse holding every month but the last (loaded,
   built and published first, untimed), then the last month delivered and
-  the same stages timed.
+  the same stages timed;
+- **unchanged**: right after the increment, the same run again with no new
+  file: what a run costs that has nothing to do (the floor under any
+  increment: fixed costs and whatever still reads the whole archive).
 
 Reported as ratios measured in the same run (house style: no timed test):
 increment / full per stage and in total, and each stage's growth exponent
@@ -191,9 +194,10 @@ def measure(size: int, admin_url: str, work: Path) -> dict:
         pipeline(env)
         add_last_month(landing, held)
         result["increment"] = pipeline(env)
+        result["unchanged"] = pipeline(env)
     finally:
         drop_database(admin_url, url)
-    for kind in ("full", "increment"):
+    for kind in ("full", "increment", "unchanged"):
         result[kind]["total"] = {"seconds": round(sum(result[kind][s]["seconds"] for s in STAGES), 2)}
     return result
 
@@ -214,14 +218,23 @@ def report(results: list[dict]) -> str:
             full, inc = r["full"][stage]["seconds"], r["increment"][stage]["seconds"]
             cells += [f"{full:.1f}", f"{inc:.1f}", f"{inc / full:.2f}" if full else "-"]
         lines.append(f"| {stage} | " + " | ".join(cells) + " |")
-    lines += ["", "| stage | peak MiB " + " | ".join(f"{s}x full" for s in sizes) + " | growth exponent, full | growth exponent, increment |",
-              "| --- |" + " ---: |" * (len(sizes) + 2)]
+    lines += ["", "| stage | " + " | ".join(f"{s}x unchanged s | {s}x unchanged/full" for s in sizes) + " |",
+              "| --- |" + " ---: | ---: |" * len(sizes)]
+    for stage in (*STAGES, "total"):
+        cells = []
+        for r in results:
+            full, same = r["full"][stage]["seconds"], r["unchanged"][stage]["seconds"]
+            cells += [f"{same:.1f}", f"{same / full:.2f}" if full else "-"]
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    lines += ["", "| stage | peak MiB " + " | ".join(f"{s}x full" for s in sizes) + " | growth exponent, full | growth exponent, increment | growth exponent, unchanged |",
+              "| --- |" + " ---: |" * (len(sizes) + 3)]
     for stage in (*STAGES, "total"):
         mib = [str(r["full"][stage].get("peak_mib", "")) for r in results]
         first, last = results[0], results[-1]
         grow_full = exponent(first["full"][stage]["seconds"], last["full"][stage]["seconds"], first["size"], last["size"])
         grow_inc = exponent(first["increment"][stage]["seconds"], last["increment"][stage]["seconds"], first["size"], last["size"])
-        lines.append(f"| {stage} | " + " | ".join(mib) + f" | {grow_full:.2f} | {grow_inc:.2f} |")
+        grow_same = exponent(first["unchanged"][stage]["seconds"], last["unchanged"][stage]["seconds"], first["size"], last["size"])
+        lines.append(f"| {stage} | " + " | ".join(mib) + f" | {grow_full:.2f} | {grow_inc:.2f} | {grow_same:.2f} |")
     return "\n".join(lines)
 
 
