@@ -253,6 +253,15 @@ comment on table audit.pseudonym_key is
     'HMAC-SHA256, under GOVKPI_PSEUDONYM_KEY, of a fixed text: identifies the key the pseudonyms were made with without revealing it. The loader refuses to load with another key (ingestion.loader.check_pseudonym_key).';
 """,
     ),
+    Migration(
+        12,
+        "publication.table_signatures: what publish need not read again",
+        """
+alter table audit.publication add column if not exists table_signatures jsonb;
+comment on column audit.publication.table_signatures is
+    'Per table, after this publication: {"live": {table: [file node, rows, sum of hashes of each row version''s ctid and xmin]}, "candidate": {table: [the same, content hash]}}. Any write to a table changes its signature; the next publish re-reads only tables whose signature changed (govkpi.publish, docs/adr/0036).';
+""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -586,3 +586,58 @@ def test_partition_checks_read_the_kpi_partitions_that_differ_from_the_publicati
         assert scope == every and reason == f"every partition: publication {publication} was validated by other suites' code"
     finally:
         conn.execute("drop schema if exists marts cascade")
+
+
+def test_publish_reads_again_only_the_tables_written_since_the_last_publication(
+    warehouse_url: str, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/adr/0036: a table whose signature is the one the last publication recorded is not hashed again."""
+    from govkpi import publish as publishing
+    from govkpi.audit import table_hash
+
+    hashed: list[tuple[str, list[str]]] = []
+    real_schema_hashes = publishing.schema_hashes
+
+    def recording_schema_hashes(connection, schema, tables=None):
+        hashed.append((schema, sorted(tables or [])))
+        return real_schema_hashes(connection, schema, tables)
+
+    def publish_again() -> int:
+        hashed.clear()
+        run = run_gate(warehouse_url)
+        assert run.success, run.failures
+        return publishing.publish_candidate(conn, validation_run_id=run.validation_run_id).publication_id
+
+    def recorded_hashes_are_the_tables(publication: int) -> None:
+        recorded = conn.execute("select content_hashes from audit.publication where publication_id = %s", (publication,)).fetchone()[0]
+        assert recorded == {t: table_hash(conn, "marts", t) for t in recorded}
+
+    try:
+        conn.execute("drop schema if exists marts cascade")
+        publish_again()  # the first publication swaps in and hashes everything
+        monkeypatch.setattr(publishing, "schema_hashes", recording_schema_hashes)
+
+        # Nothing written since: no table of either schema is read again.
+        unchanged = publish_again()
+        assert hashed == [(CANDIDATE, []), ("marts", [])], hashed
+        recorded_hashes_are_the_tables(unchanged)
+
+        # A candidate table rebuilt with other content: only it is hashed, then published.
+        conn.execute(f"update {CANDIDATE}.dim_area set name_en = name_en || ' (renamed)' where area_code = 'V01'")
+        renamed = publish_again()
+        assert hashed == [(CANDIDATE, ["dim_area"]), ("marts", [])], hashed
+        assert conn.execute("select name_en from marts.dim_area where area_code = 'V01'").fetchone()[0].endswith(" (renamed)")
+        recorded_hashes_are_the_tables(renamed)
+
+        # A published row edited behind the log: that live table is read again, found changed and restored.
+        conn.execute("update marts.fct_kpi_value set value = value + 1000 where area_code = 'V01'")
+        restored = publish_again()
+        assert hashed == [(CANDIDATE, []), ("marts", ["fct_kpi_value"])], hashed
+        differing = conn.execute(
+            f"select count(*) from (select * from marts.fct_kpi_value except all select * from {CANDIDATE}.fct_kpi_value) as d"
+        ).fetchone()[0]
+        assert differing == 0
+        recorded_hashes_are_the_tables(restored)
+        conn.execute(f"update {CANDIDATE}.dim_area set name_en = replace(name_en, ' (renamed)', '')")
+    finally:
+        conn.execute("drop schema if exists marts cascade")
